@@ -1,0 +1,559 @@
+"""HTTP handlers for resource requests: the verbs on the wire, mapped onto `ResourceREST`.
+
+One entry point, `ResourceHandlers.serve(request, info)`, takes a parsed `RequestInfo` and answers it:
+query parameters (selectors, paging, watch options, dryRun, fieldManager, fieldValidation), content
+negotiation (JSON, YAML, `as=Table`, `as=PartialObjectMetadata`), patches of every kind, subresources.
+Lists and watches are served from the watch cache as prepared bytes; a paged list (`limit`) reads a
+consistent snapshot from the store and continues at the same revision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import copy
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from kybernetes.api.fields import selectable_fields, supported_fields
+from kybernetes.api.resources import ResourceInfo
+from kybernetes.apiserver import codec
+from kybernetes.apiserver.requestinfo import RequestInfo
+from kybernetes.apiserver.rest import RequestContext, ResourceREST
+from kybernetes.apiserver.tables import build_table
+from kybernetes.apiserver.watchcache import ADDED, BOOKMARK, DELETED, MODIFIED, CachedObject
+from kybernetes.machinery import errors
+from kybernetes.machinery.fields import FieldSelector, validate_fields
+from kybernetes.machinery.labels import LabelSelector
+from kybernetes.machinery.managedfields import manager_from_user_agent
+from kybernetes.storage import CompactedError
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+# A subresource handler: (handlers, request, info, rest, ctx, name) -> response
+SubresourceHandler = Callable[..., Awaitable[web.StreamResponse]]
+
+
+def json_response(obj: Any, *, status: int = 200, warnings: list[str] | None = None,
+                  request: web.Request | None = None) -> web.Response:
+    headers = {}
+    if warnings:
+        headers["Warning"] = ", ".join(f'299 - "{w}"' for w in warnings)
+    if request is not None and codec.media_type(request.headers.get("Accept")) == codec.YAML:
+        return web.Response(body=codec.to_yaml(obj), status=status, content_type=codec.YAML, headers=headers)
+    body = obj if isinstance(obj, bytes) else _encode(obj)
+    return web.Response(body=body, status=status, content_type="application/json", headers=headers)
+
+
+def _accept_as(request: web.Request) -> str:
+    """'Table', 'PartialObjectMetadata', 'PartialObjectMetadataList' or '' from the Accept header."""
+    accept = request.headers.get("Accept", "")
+    for clause in accept.split(","):
+        params = dict(
+            p.strip().split("=", 1) for p in clause.split(";")[1:] if "=" in p
+        )
+        as_ = params.get("as")
+        if as_ in ("Table", "PartialObjectMetadata", "PartialObjectMetadataList") and params.get("g", "meta.k8s.io") == "meta.k8s.io":
+            return as_
+        if clause.split(";")[0].strip() in ("application/json", "*/*", "application/yaml") and not as_:
+            return ""
+    return ""
+
+
+def _bool_param(q: Any, name: str) -> bool:
+    return str(q.get(name, "")).lower() in ("true", "1")
+
+
+def _int_param(q: Any, name: str) -> int | None:
+    raw = q.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise errors.BadRequestError(f'invalid value for {name}: "{raw}"') from None
+
+
+def _rv_param(raw: str | None) -> int | None:
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise errors.BadRequestError(f'invalid resource version: "{raw}"') from None
+    if value < 0:
+        raise errors.BadRequestError(f'invalid resource version: "{raw}"')
+    return value
+
+
+def _encode_continue(*, rv: int, start: str) -> str:
+    return base64.urlsafe_b64encode(_encode({"v": "meta.k8s.io/v1", "rv": rv, "start": start})).decode()
+
+
+def _decode_continue(token: str) -> tuple[int, str]:
+    try:
+        data = _decode(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
+        return int(data["rv"]), str(data["start"])
+    except (binascii.Error, msgspec.DecodeError, KeyError, ValueError, TypeError):
+        raise errors.BadRequestError("continue key is not valid: invalid continue token") from None
+
+
+class ResourceHandlers:
+    def __init__(
+        self,
+        *,
+        rests: dict[tuple[str, str, str], ResourceREST],
+        subresources: dict[tuple[str, str], SubresourceHandler],
+        bookmark_interval: float = 30.0,
+    ) -> None:
+        self.rests = rests
+        self.subresources = subresources
+        self.bookmark_interval = bookmark_interval
+        self.list_kind_prefix: dict[str, bytes] = {}
+
+    # ---- shared helpers ------------------------------------------------------------------------------
+
+    def _predicate(
+        self, info: ResourceInfo, q: Any
+    ) -> tuple[Callable[[CachedObject], bool] | None, LabelSelector, FieldSelector]:
+        labels = LabelSelector.parse(q.get("labelSelector", "")) if q.get("labelSelector") else LabelSelector.everything()
+        fields = FieldSelector.parse(q.get("fieldSelector", "")) if q.get("fieldSelector") else FieldSelector.everything()
+        if not fields.empty:
+            validate_fields(fields, supported_fields(info), info.kind)
+        if labels.empty and fields.empty:
+            return None, labels, fields
+
+        def predicate(o: CachedObject) -> bool:
+            return labels.matches(o.labels) and fields.matches(o.fields)
+
+        return predicate, labels, fields
+
+    @staticmethod
+    def _scope(info: ResourceInfo, ri: RequestInfo) -> str | None:
+        if not info.namespaced:
+            return None
+        return ri.namespace or None
+
+    def decode_object(self, *, request_body: bytes, request: web.Request, info: ResourceInfo) -> dict[str, Any]:
+        obj = codec.decode_body(body=request_body, content_type=request.headers.get("Content-Type"))
+        return self.check_kind(obj=obj, info=info)
+
+    @staticmethod
+    def check_kind(*, obj: Any, info: ResourceInfo, kind: str | None = None, api_version: str | None = None) -> dict[str, Any]:
+        kind = kind or info.kind
+        api_version = api_version or info.group_version
+        if not isinstance(obj, dict):
+            raise errors.BadRequestError(f"the object provided is not a {kind}: expected a JSON object")
+        got_version = obj.get("apiVersion")
+        got_kind = obj.get("kind")
+        if got_version and got_version != api_version:
+            raise errors.BadRequestError(
+                f"the API version in the data ({got_version}) does not match the expected API version ({api_version})"
+            )
+        if got_kind and got_kind != kind:
+            raise errors.BadRequestError(
+                f"the kind in the data ({got_kind}) does not match the expected kind ({kind})"
+            )
+        obj["apiVersion"] = api_version
+        obj["kind"] = kind
+        meta = obj.get("metadata")
+        if meta is None:
+            obj["metadata"] = {}
+        elif not isinstance(meta, dict):
+            raise errors.BadRequestError(f"{kind} in version \"{info.version}\" cannot be handled as a {kind}: metadata must be an object")
+        return obj
+
+    @staticmethod
+    def context(request: web.Request, ri: RequestInfo) -> RequestContext:
+        ctx: RequestContext = request["ctx"]
+        ctx.namespace = ri.namespace
+        q = request.query
+        dry = q.getall("dryRun", [])
+        if dry and any(d != "All" for d in dry):
+            raise errors.BadRequestError(f'Invalid dryRun value: "{dry[0]}"; supported values: "All"')
+        ctx.dry_run = bool(dry)
+        manager = q.get("fieldManager", "")
+        if len(manager) > 128:
+            raise errors.BadRequestError("fieldManager: Too long: must have at most 128 bytes")
+        ctx.field_manager = manager or manager_from_user_agent(request.headers.get("User-Agent", ""))
+        validation = q.get("fieldValidation", "Warn") or "Warn"
+        if validation not in ("Ignore", "Warn", "Strict"):
+            raise errors.BadRequestError(
+                f'fieldValidation: Unsupported value: "{validation}": supported values: "Ignore", "Warn", "Strict"'
+            )
+        ctx.field_validation = validation
+        return ctx
+
+    # ---- dispatch -----------------------------------------------------------------------------------
+
+    async def serve(self, request: web.Request, ri: RequestInfo) -> web.StreamResponse:
+        rest = self.rests.get((ri.group, ri.version, ri.resource))
+        if rest is None:
+            raise errors.NotFoundError("the server could not find the requested resource")
+        info = rest.info
+        if info.namespaced is False and ri.namespace and ri.resource != "namespaces":
+            raise errors.NotFoundError("the server could not find the requested resource")
+        if info.namespaced and not ri.namespace and ri.verb not in ("list", "watch"):
+            raise errors.NotFoundError("the server could not find the requested resource")
+        ctx = self.context(request, ri)
+        if info.plural == "namespaces" and not info.group:
+            ctx.namespace = ""
+        if ri.subresource:
+            handler = self.subresources.get((info.qualified, ri.subresource))
+            if handler is None:
+                raise errors.NotFoundError("the server could not find the requested resource")
+            return await handler(self, request, info, rest, ctx, ri.name)
+        verb = ri.verb
+        if verb == "get":
+            return await self.get(request, rest, ctx, ri.name)
+        if verb == "list":
+            return await self.list_objects(request, rest, ri)
+        if verb == "watch":
+            return await self.watch(request, rest, ri)
+        if verb == "create":
+            if ri.name:
+                raise errors.MethodNotAllowedError('the server does not allow this method on the requested resource')
+            return await self.create(request, rest, ctx)
+        if verb == "update":
+            return await self.replace(request, rest, ctx, ri.name)
+        if verb == "patch":
+            return await self.patch(request, rest, ctx, ri.name)
+        if verb == "delete":
+            return await self.delete(request, rest, ctx, ri.name)
+        if verb == "deletecollection":
+            return await self.delete_collection(request, rest, ctx, ri)
+        raise errors.MethodNotAllowedError("the server does not allow this method on the requested resource")
+
+    # ---- verbs --------------------------------------------------------------------------------------
+
+    async def get(self, request: web.Request, rest: ResourceREST, ctx: RequestContext, name: str) -> web.StreamResponse:
+        consistent = request.query.get("resourceVersion", "") != "0"
+        found = await rest.get_cached(namespace=ctx.namespace, name=name, consistent=consistent)
+        as_ = _accept_as(request)
+        if as_ == "Table":
+            return json_response(self._table(request, rest.info, [rest.present(found.obj)], rv=str(found.rv)))
+        if as_ == "PartialObjectMetadata":
+            return json_response(_partial(found.obj))
+        return json_response(rest.present_bytes(found), request=request)
+
+    def _table(self, request: web.Request, info: ResourceInfo, objs: list[dict[str, Any]], *, rv: str = "",
+               continue_token: str = "", remaining: int | None = None, headers: bool = True) -> dict[str, Any]:
+        include = request.query.get("includeObject", "Metadata")
+        table = build_table(group=info.group, kind=info.kind, objects=objs, now=datetime.now(UTC),
+                            include_object=include, resource_version=rv, continue_token=continue_token,
+                            remaining=remaining)
+        if not headers:
+            table["columnDefinitions"] = []
+        return table
+
+    async def list_objects(self, request: web.Request, rest: ResourceREST, ri: RequestInfo) -> web.StreamResponse:
+        q = request.query
+        info = rest.info
+        predicate, labels, fields = self._predicate(info, q)
+        scope = self._scope(info, ri)
+        limit = _int_param(q, "limit") or 0
+        token = q.get("continue", "")
+        rv_raw = q.get("resourceVersion", "")
+        rv_match = q.get("resourceVersionMatch", "")
+        if rv_match and not rv_raw:
+            raise errors.BadRequestError("resourceVersionMatch is forbidden unless resourceVersion is provided")
+        if token and rv_raw not in ("", None):
+            raise errors.BadRequestError(
+                "specifying resource version is not allowed when using continue"
+            )
+        rv = _rv_param(rv_raw)
+        more_token = ""
+        remaining: int | None = None
+        if (limit > 0 or token) and rv_match != "NotOlderThan" and rv != 0:
+            items_bytes, objs, list_rv, more_token, remaining = await self._list_from_store(
+                rest=rest, namespace=scope, labels=labels, fields=fields, limit=limit, token=token, rv=rv,
+                exact=rv_match == "Exact",
+            )
+        else:
+            if rv is None:
+                await rest.sync_cache()
+            elif rv > rest.cache.revision:
+                await rest.cache.wait_for_revision(rv)
+            cached = rest.cache.list(namespace=scope, predicate=predicate)
+            list_rv = rest.cache.revision
+            items_bytes = [rest.present_bytes(o) for o in cached]
+            objs = [rest.present(o.obj) for o in cached]
+        as_ = _accept_as(request)
+        if as_ == "Table":
+            return json_response(self._table(request, info, objs, rv=str(list_rv), continue_token=more_token,
+                                             remaining=remaining))
+        if as_ in ("PartialObjectMetadataList", "PartialObjectMetadata"):
+            meta: dict[str, Any] = {"resourceVersion": str(list_rv)}
+            if more_token:
+                meta["continue"] = more_token
+            return json_response({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                                  "metadata": meta, "items": [_partial(o) for o in objs]})
+        list_meta: dict[str, Any] = {"resourceVersion": str(list_rv)}
+        if more_token:
+            list_meta["continue"] = more_token
+            if remaining is not None:
+                list_meta["remainingItemCount"] = remaining
+        head = (
+            b'{"kind":"' + info.list_kind.encode() + b'","apiVersion":"' + info.group_version.encode()
+            + b'","metadata":' + _encode(list_meta) + b',"items":['
+        )
+        body = head + b",".join(items_bytes) + b"]}"
+        if codec.media_type(request.headers.get("Accept")) == codec.YAML:
+            return json_response(_decode(body), request=request)
+        return web.Response(body=body, content_type="application/json")
+
+    async def _list_from_store(
+        self, *, rest: ResourceREST, namespace: str | None, labels: LabelSelector, fields: FieldSelector,
+        limit: int, token: str, rv: int | None, exact: bool,
+    ) -> tuple[list[bytes], list[dict[str, Any]], int, str, int | None]:
+        prefix = rest.prefix + (f"{namespace}/" if namespace is not None else "")
+        start = prefix
+        revision = rv or 0
+        if token:
+            revision, start = _decode_continue(token)
+            if not start.startswith(prefix):
+                raise errors.BadRequestError("continue key is not valid: the continue token does not match the request")
+        out_bytes: list[bytes] = []
+        out: list[dict[str, Any]] = []
+        more = False
+        remaining: int | None = None
+        last_key = ""
+        unfiltered = labels.empty and fields.empty
+        want = limit if limit > 0 else 1 << 62
+        batch = limit if unfiltered and limit > 0 else max(limit, 500)
+        try:
+            while True:
+                page = await rest.store.list(prefix=prefix, revision=revision, limit=batch, start_key=start)
+                revision = page.revision
+                for i, kv in enumerate(page.items):
+                    last_key = kv.key
+                    obj = rest.present(rest._with_rv(kv.value, kv.mod_revision))
+                    if (labels.empty or labels.matches(obj["metadata"].get("labels"))) and (
+                        fields.empty or fields.matches(selectable_fields(rest.info, obj))
+                    ):
+                        out.append(obj)
+                        out_bytes.append(_encode(obj))
+                    if len(out) >= want:
+                        left_in_page = len(page.items) - 1 - i
+                        more = left_in_page > 0 or page.more
+                        if unfiltered and more:
+                            remaining = left_in_page + (page.remaining if page.more else 0)
+                        break
+                else:
+                    if page.more and page.items:
+                        start = page.items[-1].key + "\x00"
+                        continue
+                break
+        except CompactedError:
+            raise errors.GoneError(
+                "The provided continue parameter is too old to display a consistent list result. You can start "
+                "a new list without the continue parameter, or use the continue token in this response to "
+                "retrieve the remainder of the results. Continuing with the provided token results in an "
+                "inconsistent list - objects that were created, modified, or deleted between the time the first "
+                "chunk was returned and now may show up in the list."
+            ) from None
+        token_out = _encode_continue(rv=revision, start=last_key + "\x00") if more else ""
+        return out_bytes, out, revision, token_out, remaining
+
+    async def watch(self, request: web.Request, rest: ResourceREST, ri: RequestInfo) -> web.StreamResponse:
+        q = request.query
+        info = rest.info
+        predicate, _, _ = self._predicate(info, q)
+        scope = self._scope(info, ri)
+        rv = _rv_param(q.get("resourceVersion"))
+        send_initial = _bool_param(q, "sendInitialEvents")
+        bookmarks = _bool_param(q, "allowWatchBookmarks")
+        timeout = _int_param(q, "timeoutSeconds")
+        if timeout is None:
+            timeout = 1800
+        if send_initial and q.get("resourceVersionMatch") != "NotOlderThan":
+            raise errors.InvalidError(
+                "sendInitialEvents is forbidden for watch unless resourceVersionMatch is set to NotOlderThan",
+            )
+        if rv == 0:
+            rv = None  # "0": start at any state, with synthetic ADDED events (Kubernetes' semantics)
+        if rv is not None and rv > rest.cache.revision:
+            await rest.cache.wait_for_revision(rv)
+        if rv is None and not send_initial:
+            await rest.sync_cache() if q.get("resourceVersion") is None else None
+        watcher = rest.cache.watch(from_revision=rv, namespace=scope, predicate=predicate, send_initial=send_initial)
+        as_table = _accept_as(request) == "Table"
+        response = web.StreamResponse(headers={"Content-Type": "application/json", "Cache-Control": "no-cache"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        deadline = time.monotonic() + timeout
+        first = True
+        initial_pending = send_initial
+        kind_b = info.kind.encode()
+        gv_b = info.group_version.encode()
+        try:
+            while True:
+                # Drain what is ready into one write: fewer syscalls under bursts.
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                if initial_pending and watcher.queue.empty():
+                    initial_pending = False
+                    await response.write(self._bookmark(kind_b, gv_b, rest.cache.revision, initial_end=True))
+                    continue
+                try:
+                    item = await asyncio.wait_for(watcher.queue.get(), timeout=min(left, self.bookmark_interval))
+                except TimeoutError:
+                    if bookmarks and time.monotonic() < deadline:
+                        await response.write(self._bookmark(kind_b, gv_b, rest.cache.revision))
+                    continue
+                chunks: list[bytes] = []
+                ended = False
+                while True:
+                    if item is None:
+                        ended = True
+                        break
+                    event_type, o = item
+                    if as_table:
+                        table = self._table(request, info, [rest.present(o.obj)], rv=str(o.rv), headers=first)
+                        first = False
+                        chunks.append(b'{"type":"' + event_type.encode() + b'","object":' + _encode(table) + b"}\n")
+                    else:
+                        chunks.append(b'{"type":"' + event_type.encode() + b'","object":' + rest.present_bytes(o) + b"}\n")
+                    if watcher.queue.empty() or len(chunks) >= 500:
+                        break
+                    item = watcher.queue.get_nowait()
+                if chunks:
+                    await response.write(b"".join(chunks))
+                if ended:
+                    if watcher.overflowed:
+                        err = errors.GoneError("watch closed: the client could not keep up", )
+                        await response.write(b'{"type":"ERROR","object":' + codec.status_body(err) + b"}\n")
+                    break
+        except (ConnectionResetError, asyncio.CancelledError):
+            rest.cache.stop_watch(watcher)
+            raise
+        finally:
+            rest.cache.stop_watch(watcher)
+        await response.write_eof()
+        return response
+
+    @staticmethod
+    def _bookmark(kind: bytes, gv: bytes, rv: int, *, initial_end: bool = False) -> bytes:
+        annotations = b',"annotations":{"k8s.io/initial-events-end":"true"}' if initial_end else b""
+        return (b'{"type":"' + BOOKMARK.encode() + b'","object":{"kind":"' + kind + b'","apiVersion":"' + gv
+                + b'","metadata":{"resourceVersion":"' + str(rv).encode() + b'"' + annotations + b"}}}\n")
+
+    async def create(self, request: web.Request, rest: ResourceREST, ctx: RequestContext) -> web.StreamResponse:
+        obj = self.decode_object(request_body=await request.read(), request=request, info=rest.info)
+        created = await rest.create(ctx=ctx, obj=obj)
+        return json_response(created, status=201, warnings=ctx.warnings, request=request)
+
+    async def replace(self, request: web.Request, rest: ResourceREST, ctx: RequestContext, name: str,
+                      subresource: str = "") -> web.StreamResponse:
+        body = self.decode_object(request_body=await request.read(), request=request, info=rest.info)
+        desired = rest.decode(obj=body, ctx=ctx)
+
+        async def transform(current: dict[str, Any]) -> dict[str, Any]:
+            return copy.deepcopy(desired)
+
+        async def create_missing() -> dict[str, Any]:
+            raise rest._not_found(name)
+
+        obj, created = await rest.update(ctx=ctx, name=name, transform=transform, subresource=subresource,
+                                         create_missing=create_missing)
+        return json_response(obj, status=201 if created else 200, warnings=ctx.warnings, request=request)
+
+    async def patch(self, request: web.Request, rest: ResourceREST, ctx: RequestContext, name: str,
+                    subresource: str = "") -> web.StreamResponse:
+        from kybernetes.apiserver.patching import patch_object
+
+        content_type = codec.media_type(request.headers.get("Content-Type"))
+        if content_type not in codec.PATCH_TYPES:
+            raise errors.UnsupportedMediaTypeError(
+                f"the body of the request was in an unknown format - accepted media types include: "
+                f"{', '.join(codec.PATCH_TYPES)}"
+            )
+        raw = await request.read()
+        patch_doc = codec.decode_body(body=raw, content_type=content_type, allow=codec.PATCH_TYPES)
+        force = _bool_param(request.query, "force")
+        if content_type == codec.APPLY_PATCH_YAML:
+            if not request.query.get("fieldManager"):
+                raise errors.BadRequestError("PATCH, application/apply-patch+yaml requires a non-empty fieldManager")
+        elif "force" in request.query:
+            raise errors.BadRequestError("force: Invalid value: \"true\": may not be specified for non-apply patch")
+        obj, created = await patch_object(
+            handlers=self, rest=rest, ctx=ctx, name=name, patch_type=content_type, patch=patch_doc,
+            subresource=subresource, force=force,
+        )
+        return json_response(obj, status=201 if created else 200, warnings=ctx.warnings, request=request)
+
+    async def _delete_options(self, request: web.Request) -> dict[str, Any]:
+        raw = await request.read()
+        options: dict[str, Any] = {}
+        if raw.strip():
+            decoded = codec.decode_body(body=raw, content_type=request.headers.get("Content-Type"))
+            if not isinstance(decoded, dict):
+                raise errors.BadRequestError("the body of the request must be a DeleteOptions object")
+            options = decoded
+        q = request.query
+        if "gracePeriodSeconds" in q:
+            options["gracePeriodSeconds"] = _int_param(q, "gracePeriodSeconds")
+        if "propagationPolicy" in q:
+            options["propagationPolicy"] = q["propagationPolicy"]
+        if "orphanDependents" in q:
+            options["orphanDependents"] = _bool_param(q, "orphanDependents")
+        policy = options.get("propagationPolicy")
+        if policy is not None and policy not in ("Foreground", "Background", "Orphan"):
+            raise errors.InvalidError(
+                f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "{policy}": '
+                'supported values: "Foreground", "Background", "Orphan"',
+                causes=[errors.not_supported("propagationPolicy", policy, ["Foreground", "Background", "Orphan"])],
+            )
+        grace = options.get("gracePeriodSeconds")
+        if grace is not None and (not isinstance(grace, int) or grace < 0):
+            raise errors.InvalidError(
+                'DeleteOptions.meta.k8s.io "" is invalid: gracePeriodSeconds: Invalid value: must be >= 0',
+                causes=[errors.invalid("gracePeriodSeconds", grace, "must be >= 0")],
+            )
+        return options
+
+    async def delete(self, request: web.Request, rest: ResourceREST, ctx: RequestContext, name: str) -> web.StreamResponse:
+        options = await self._delete_options(request)
+        obj, present = await rest.delete(ctx=ctx, name=name, options=options)
+        if present or rest.info.delete_returns_object:
+            # 202: accepted, but the object is still there (graceful deletion or finalizers), as Kubernetes answers.
+            return json_response(obj, status=202 if present and not ctx.dry_run else 200, request=request)
+        meta = obj["metadata"]
+        return json_response(codec.success_status(details={
+            "name": name, "group": rest.info.group, "kind": rest.info.plural, "uid": meta.get("uid", ""),
+        }), request=request)
+
+    async def delete_collection(self, request: web.Request, rest: ResourceREST, ctx: RequestContext,
+                                ri: RequestInfo) -> web.StreamResponse:
+        options = await self._delete_options(request)
+        predicate, _, _ = self._predicate(rest.info, request.query)
+        await rest.sync_cache()
+        targets = rest.cache.list(namespace=self._scope(rest.info, ri), predicate=predicate)
+        deleted: list[dict[str, Any]] = []
+        for o in targets:
+            sub_ctx = copy.copy(ctx)
+            sub_ctx.namespace = o.namespace
+            try:
+                obj, _ = await rest.delete(ctx=sub_ctx, name=o.name, options=options)
+            except errors.NotFoundError:
+                continue
+            deleted.append(obj)
+        return json_response({
+            "kind": rest.info.list_kind, "apiVersion": rest.info.group_version,
+            "metadata": {"resourceVersion": str(rest.cache.revision)}, "items": deleted,
+        })
+
+
+def _partial(obj: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata", {})}
+
+
+__all__ = ["ADDED", "DELETED", "MODIFIED", "ResourceHandlers", "json_response"]

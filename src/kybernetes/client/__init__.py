@@ -1,0 +1,1 @@
+"""client: arrives with its issue."""

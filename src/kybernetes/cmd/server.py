@@ -1,0 +1,113 @@
+"""`kyb server`: the API server (control plane) on the embedded SQLite store or etcd.
+
+On first start it generates the cluster's PKI and an admin token into the data dir, then writes
+`DIR/admin.kubeconfig` (client certificate) for kubectl. It logs one line when ready and stops cleanly
+on SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from kybernetes.apiserver.auth import (
+    Pki,
+    TokenIssuer,
+    build_authenticator,
+    ensure_admin_token,
+    ensure_pki,
+    server_ssl_context,
+    split_sans,
+    write_admin_kubeconfig,
+)
+from kybernetes.apiserver.server import APIServer, ServerConfig, tls_site_factory
+from kybernetes.storage.factory import open_store
+
+log = logging.getLogger("kybernetes.server")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", required=True, type=Path, help="where the store, PKI and kubeconfig live")
+    parser.add_argument("--listen", default="127.0.0.1:6443", help="HOST:PORT to serve HTTPS on")
+    parser.add_argument("--datastore", default="sqlite", help="sqlite (default) or etcd://HOST:PORT[,HOST:PORT]")
+    parser.add_argument("--advertise-address", default=None, help="address other components reach this server at")
+    parser.add_argument("--service-cidr", default="10.96.0.0/12")
+    parser.add_argument("--tls-san", action="append", default=[], help="extra serving-certificate SAN")
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise SystemExit(f"error: --listen must be HOST:PORT, got {listen!r}")
+    return host.strip("[]"), int(port)
+
+
+def prepare(args: argparse.Namespace) -> tuple[str, int, str, Path, Pki]:
+    """Create the data dir, PKI, admin token and admin kubeconfig (blocking file work, before the loop)."""
+    host, port = split_listen(args.listen)
+    data_dir: Path = args.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    advertise = args.advertise_address or (host if host not in ("0.0.0.0", "::") else "127.0.0.1")
+    dns, ips = split_sans([host, advertise, *args.tls_san])
+    pki = ensure_pki(pki_dir=data_dir / "pki", sans_dns=dns, sans_ip=ips)
+    ensure_admin_token(path=data_dir / "tokens.csv")
+    server_url = f"https://{advertise if ':' not in advertise else '[' + advertise + ']'}:{port}"
+    write_admin_kubeconfig(path=data_dir / "admin.kubeconfig", server_url=server_url, pki=pki)
+    return host, port, advertise, data_dir, pki
+
+
+async def serve(args: argparse.Namespace, host: str, port: int, advertise: str, data_dir: Path, pki: Pki) -> None:
+    token_file = data_dir / "tokens.csv"
+
+    store = open_store(datastore=args.datastore, data_dir=data_dir)
+    config = ServerConfig(service_cidr=args.service_cidr, advertise_address=advertise, port=port)
+    server: APIServer | None = None
+
+    async def sa_uid(namespace: str, name: str) -> str | None:
+        assert server is not None
+        rest = server.lookup("serviceaccounts")
+        if rest is None:
+            return None
+        found = rest.cache.get(rest.key(namespace=namespace, name=name))
+        return found.obj["metadata"].get("uid") if found else None
+
+    authenticator, _ = build_authenticator(pki=pki, token_file=token_file, sa_lookup=sa_uid)
+    issuer = TokenIssuer(private_key=pki.sa_private_key)
+    server = APIServer(store=store, config=config, authenticator=authenticator, token_issuer=issuer)
+    sites = tls_site_factory(host=host, port=port, ssl_context=server_ssl_context(pki))
+
+    def ready() -> None:
+        log.info("kyb server ready: serving https://%s:%d (datastore %s); KUBECONFIG=%s",
+                 host, port, args.datastore, data_dir / "admin.kubeconfig")
+
+    await server.run(sites=sites, on_ready=ready)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    try:
+        import uvloop
+
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:  # pragma: no cover - uvloop is a dependency; plain asyncio still works
+        runner = asyncio.Runner()
+    with runner:
+        loop = runner.get_loop()
+        task = loop.create_task(serve(args, *prepare(args)))
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            runner.run(_wait(task))
+        except asyncio.CancelledError:
+            pass
+    log.info("kyb server stopped")
+    return 0
+
+
+async def _wait(task: asyncio.Task[None]) -> None:
+    await task

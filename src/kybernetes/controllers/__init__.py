@@ -1,0 +1,1 @@
+"""controllers: arrives with its issue."""

@@ -1,0 +1,1 @@
+"""dashboard: arrives with its issue."""

@@ -1,0 +1,1 @@
+"""dns: arrives with its issue."""

@@ -1,0 +1,1 @@
+"""kubelet: arrives with its issue."""

@@ -1,0 +1,1 @@
+"""proxy: arrives with its issue."""

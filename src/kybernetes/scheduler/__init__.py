@@ -1,0 +1,1 @@
+"""scheduler: arrives with its issue."""

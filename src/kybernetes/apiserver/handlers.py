@@ -379,10 +379,11 @@ class ResourceHandlers:
             )
         if rv == 0:
             rv = None  # "0": start at any state, with synthetic ADDED events (Kubernetes' semantics)
-        if rv is not None and rv > rest.cache.revision:
+        elif rv is None:
+            # Unset: the same synthetic ADDED events, but from a state at least as new as the store's.
+            await rest.sync_cache()
+        elif rv > rest.cache.revision:
             await rest.cache.wait_for_revision(rv)
-        if rv is None and not send_initial:
-            await rest.sync_cache() if q.get("resourceVersion") is None else None
         watcher = rest.cache.watch(from_revision=rv, namespace=scope, predicate=predicate, send_initial=send_initial)
         as_table = _accept_as(request) == "Table"
         response = web.StreamResponse(headers={"Content-Type": "application/json", "Cache-Control": "no-cache"})

@@ -271,7 +271,8 @@ class ResourceHandlers:
         rv = _rv_param(rv_raw)
         more_token = ""
         remaining: int | None = None
-        if (limit > 0 or token) and rv_match != "NotOlderThan" and rv != 0:
+        if token or (rv is not None and rv != 0 and rv_match == "Exact"):
+            # Later pages (and exact old revisions) read the store at the snapshot's revision.
             items_bytes, objs, list_rv, more_token, remaining = await self._list_from_store(
                 rest=rest, namespace=scope, labels=labels, fields=fields, limit=limit, token=token, rv=rv,
                 exact=rv_match == "Exact",
@@ -283,6 +284,13 @@ class ResourceHandlers:
                 await rest.cache.wait_for_revision(rv)
             cached = rest.cache.list(namespace=scope, predicate=predicate)
             list_rv = rest.cache.revision
+            if 0 < limit < len(cached):
+                # The first page comes from memory; the cache at revision R is the store at R, so the
+                # continue token reads the rest from the store at R, consistently.
+                if labels.empty and fields.empty:
+                    remaining = len(cached) - limit
+                cached = cached[:limit]
+                more_token = _encode_continue(rv=list_rv, start=cached[-1].key + "\x00")
             items_bytes = [rest.present_bytes(o) for o in cached]
             objs = [rest.present(o.obj) for o in cached]
         as_ = _accept_as(request)

@@ -204,13 +204,17 @@ class ResourceREST:
         if self.managed_fields is not None:
             obj = self.managed_fields(old=None, new=obj, manager=ctx.field_manager, operation="Update",
                                       subresource="")
+        key = self.key(namespace=meta.get("namespace", ""), name=meta["name"])
+        if self.cache.get(key) is not None:
+            # Checked before allocating anything, so a duplicate never touches another object's
+            # allocations (the store's create-if-absent below still decides races).
+            raise errors.AlreadyExistsError.of(resource=self.info.plural, group=self.info.group, name=meta["name"])
         await self.strategy.before_create(ctx=ctx, obj=obj)
         if ctx.dry_run:
             await self.strategy.after_create_failed(ctx=ctx, obj=obj)
             return obj
         try:
-            kv = await self.store.create(key=self.key(namespace=meta.get("namespace", ""), name=meta["name"]),
-                                         value=self._stored_bytes(obj))
+            kv = await self.store.create(key=key, value=self._stored_bytes(obj))
         except KeyExistsError:
             await self.strategy.after_create_failed(ctx=ctx, obj=obj)
             raise errors.AlreadyExistsError.of(resource=self.info.plural, group=self.info.group,

@@ -54,6 +54,7 @@ from kybernetes.apiserver.rest import Admission, RequestContext, ResourceREST
 from kybernetes.apiserver.watchcache import CacheHub, WatchCache
 from kybernetes.machinery import errors
 from kybernetes.storage import Store
+from kybernetes.storage.backends.compactor import run_compactor
 
 log = logging.getLogger("kybernetes.apiserver")
 
@@ -68,6 +69,7 @@ class ServerConfig:
     port: int = 6443
     watch_cache_capacity: int = 10_000
     bookmark_interval: float = 30.0
+    compaction_interval: float = 300.0
 
 
 def _converter(target: ResourceInfo) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -356,6 +358,9 @@ class APIServer:
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.hub.run(), name="watch caches")
+                # History older than five minutes (and 10,000 revisions) goes, as Kubernetes compacts.
+                tg.create_task(run_compactor(store=self.store, interval=self.config.compaction_interval),
+                               name="compactor")
                 await self.hub.wait_ready()
                 await self.bootstrap()
                 await runner.setup()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from kybernetes.apiserver.watchcache import ADDED, DELETED, MODIFIED, CacheHub, CachedObject, WatchCache
+from kybernetes.apiserver.watchcache import ADDED, DELETED, MODIFIED, CachedObject, CacheHub, WatchCache
 from kybernetes.machinery.errors import GoneError, TimeoutError_
 from kybernetes.storage.backends.memory import MemoryStore
 

@@ -68,7 +68,7 @@ def managed_fields_updater(info: ResourceInfo) -> Any:
             return new
         return managedfields.update(old=old, new=new, manager=manager, api_version=info.group_version,
                                     schema=field_schema(info), now=now_rfc3339(), operation=operation,
-                                    subresource=subresource)
+                                    subresource=subresource, in_place=True)
 
     return update
 

@@ -71,9 +71,10 @@ class ApplyConflictError(ConflictError):
 
 def update(*, old: dict[str, Any] | None, new: dict[str, Any], manager: str, api_version: str, schema: FieldSchema,
            now: str, operation: str = "Update", subresource: str = "",
-           reset_fields: Collection[str] | None = None) -> dict[str, Any]:
-    """`new` (a copy) with `metadata.managedFields` updated for a non-apply write; `old=None` on create."""
-    result = copy.deepcopy(new)
+           reset_fields: Collection[str] | None = None, in_place: bool = False) -> dict[str, Any]:
+    """`new` (a copy, or `new` itself with `in_place`) with `metadata.managedFields` updated for a
+    non-apply write; `old=None` on create."""
+    result = new if in_place else copy.deepcopy(new)
     meta = result.get("metadata")
     if not isinstance(meta, dict):
         return result

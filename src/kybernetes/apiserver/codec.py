@@ -12,6 +12,8 @@ from typing import Any
 import msgspec
 import yaml
 
+from kybernetes.api.protobuf import MEDIA_TYPE as PROTOBUF
+from kybernetes.api.protobuf import decode_protobuf
 from kybernetes.machinery.errors import (
     BadRequestError,
     RequestEntityTooLargeError,
@@ -43,13 +45,20 @@ def _yaml_loader() -> type[yaml.SafeLoader]:
     return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def decode_body(*, body: bytes, content_type: str | None, allow: tuple[str, ...] = (JSON, YAML)) -> Any:
-    """Decode a request body. YAML is accepted wherever JSON is (YAML is a superset for our purposes)."""
+def decode_body(*, body: bytes, content_type: str | None, allow: tuple[str, ...] = (JSON, YAML, PROTOBUF)) -> Any:
+    """Decode a request body. YAML is accepted wherever JSON is (YAML is a superset for our purposes);
+    Kubernetes protobuf (what kubectl's typed commands send) wherever objects are accepted."""
     if len(body) > MAX_BODY_BYTES:
         raise RequestEntityTooLargeError("the request body is too large: limit is 3 MiB")
     mt = media_type(content_type)
+    if mt == PROTOBUF and PROTOBUF in allow:
+        if not body:
+            raise BadRequestError("the body of the request was empty")
+        return decode_protobuf(body)
     if mt not in allow and not (mt in ("text/plain", "*/*", "application/octet-stream") and JSON in allow):
-        raise UnsupportedMediaTypeError(f'the body of the request was in an unknown format - accepted media types include: {", ".join(allow)}')
+        raise UnsupportedMediaTypeError(
+            f"the body of the request was in an unknown format - accepted media types include: {', '.join(allow)}"
+        )
     if not body.strip():
         raise BadRequestError("the body of the request was empty")
     if mt in (YAML, APPLY_PATCH_YAML):

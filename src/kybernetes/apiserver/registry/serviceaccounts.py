@@ -32,7 +32,9 @@ def token_handler(issuer: TokenIssuer) -> Any:
         )
         sa = (await rest.get_cached(namespace=ctx.namespace, name=name)).obj
         spec = body.get("spec") or {}
-        expiration = spec.get("expirationSeconds", 3600)
+        expiration = spec.get("expirationSeconds")
+        if expiration is None:
+            expiration = 3600
         if not isinstance(expiration, int) or isinstance(expiration, bool):
             raise errors.BadRequestError("spec.expirationSeconds must be an integer")
         bound = spec.get("boundObjectRef")

@@ -231,6 +231,10 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     # batch/v1
     _r("batch", "v1", "CronJob", "cronjobs", short=("cj",), categories=_ALL, sub=("status",)),
     _r("batch", "v1", "Job", "jobs", categories=_ALL, sub=("status",)),
+    # networking.k8s.io/v1
+    _r("networking.k8s.io", "v1", "IngressClass", "ingressclasses", namespaced=False),
+    _r("networking.k8s.io", "v1", "Ingress", "ingresses", short=("ing",), sub=("status",)),
+    _r("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", short=("netpol",)),
     # policy/v1
     _r("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", short=("pdb",), sub=("status",)),
     # rbac.authorization.k8s.io/v1
@@ -256,6 +260,7 @@ GROUP_ORDER: tuple[str, ...] = (
     "events.k8s.io",
     "autoscaling",
     "batch",
+    "networking.k8s.io",
     "policy",
     "rbac.authorization.k8s.io",
     "storage.k8s.io",

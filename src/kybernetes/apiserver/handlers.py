@@ -45,7 +45,9 @@ def json_response(obj: Any, *, status: int = 200, warnings: list[str] | None = N
                   request: web.Request | None = None) -> web.Response:
     headers = {}
     if warnings:
-        headers["Warning"] = ", ".join(f'299 - "{w}"' for w in warnings)
+        headers["Warning"] = ", ".join(
+            '299 - "' + w.replace("\\", "\\\\").replace('"', '\\"') + '"' for w in warnings
+        )
     if request is not None and codec.media_type(request.headers.get("Accept")) == codec.YAML:
         return web.Response(body=codec.to_yaml(obj), status=status, content_type=codec.YAML, headers=headers)
     body = obj if isinstance(obj, bytes) else _encode(obj)
@@ -217,10 +219,15 @@ class ResourceHandlers:
             return await self.list_objects(request, rest, ri)
         if verb == "watch":
             return await self.watch(request, rest, ri)
+        if verb == "create" and info.plural == "bindings" and not info.group:
+            # POST .../bindings binds the pod the Binding names, as pods/<name>/binding does.
+            return await self._bind(request, ri, ctx)
         if verb == "create":
             if ri.name:
                 raise errors.MethodNotAllowedError('the server does not allow this method on the requested resource')
             return await self.create(request, rest, ctx)
+        if verb in ("update", "patch") and not ri.name:
+            raise errors.MethodNotAllowedError("the server does not allow this method on the requested resource")
         if verb == "update":
             return await self.replace(request, rest, ctx, ri.name)
         if verb == "patch":
@@ -230,6 +237,15 @@ class ResourceHandlers:
         if verb == "deletecollection":
             return await self.delete_collection(request, rest, ctx, ri)
         raise errors.MethodNotAllowedError("the server does not allow this method on the requested resource")
+
+    async def _bind(self, request: web.Request, ri: RequestInfo, ctx: RequestContext) -> web.StreamResponse:
+        pods = self.rests[("", "v1", "pods")]
+        body = codec.decode_body(body=await request.read(), content_type=request.headers.get("Content-Type"))
+        name = ((body or {}).get("metadata") or {}).get("name") if isinstance(body, dict) else None
+        if not name:
+            raise errors.InvalidError.of(kind="Binding", group="", name="", causes=[errors.required("metadata.name")])
+        request["kyb.body"] = body
+        return await self.subresources[("pods", "binding")](self, request, pods.info, pods, ctx, name)
 
     # ---- verbs --------------------------------------------------------------------------------------
 
@@ -402,21 +418,24 @@ class ResourceHandlers:
         initial_pending = send_initial
         kind_b = info.kind.encode()
         gv_b = info.group_version.encode()
+        next_bookmark = self._next_bookmark(time.monotonic(), deadline) if bookmarks else float("inf")
         try:
             while True:
-                # Drain what is ready into one write: fewer syscalls under bursts.
-                left = deadline - time.monotonic()
+                now = time.monotonic()
+                left = deadline - now
                 if left <= 0:
                     break
                 if initial_pending and watcher.queue.empty():
                     initial_pending = False
                     await response.write(self._bookmark(kind_b, gv_b, rest.cache.revision, initial_end=True))
                     continue
+                if now >= next_bookmark:
+                    await response.write(self._bookmark(kind_b, gv_b, rest.cache.revision))
+                    next_bookmark = self._next_bookmark(now, deadline)
+                    continue
                 try:
-                    item = await asyncio.wait_for(watcher.queue.get(), timeout=min(left, self.bookmark_interval))
+                    item = await asyncio.wait_for(watcher.queue.get(), timeout=min(left, next_bookmark - now))
                 except TimeoutError:
-                    if bookmarks and time.monotonic() < deadline:
-                        await response.write(self._bookmark(kind_b, gv_b, rest.cache.revision))
                     continue
                 chunks: list[bytes] = []
                 ended = False
@@ -448,6 +467,15 @@ class ResourceHandlers:
             rest.cache.stop_watch(watcher)
         await response.write_eof()
         return response
+
+    def _next_bookmark(self, now: float, deadline: float) -> float:
+        """Bookmarks go out every interval and once about two seconds before the watch ends, so a client
+        can resume from a recent resourceVersion (Kubernetes does the same)."""
+        last_call = deadline - 2.0
+        following = now + self.bookmark_interval
+        if now < last_call:
+            return min(following, last_call)
+        return following if following < deadline else float("inf")
 
     @staticmethod
     def _bookmark(kind: bytes, gv: bytes, rv: int, *, initial_end: bool = False) -> bytes:

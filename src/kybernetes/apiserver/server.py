@@ -231,7 +231,10 @@ class APIServer:
             raise errors.MethodNotAllowedError("the server does not allow this method on the requested resource")
         if path == "/version":
             return json_response({
-                "major": KUBE_MAJOR, "minor": KUBE_MINOR, "gitVersion": KUBE_GIT_VERSION,
+                "major": KUBE_MAJOR, "minor": KUBE_MINOR,
+                "emulationMajor": KUBE_MAJOR, "emulationMinor": KUBE_MINOR,
+                "minCompatibilityMajor": KUBE_MAJOR, "minCompatibilityMinor": str(int(KUBE_MINOR) - 1),
+                "gitVersion": KUBE_GIT_VERSION,
                 "gitCommit": "kybernetes", "gitTreeState": "clean", "buildDate": "2026-11-25T00:00:00Z",
                 "goVersion": "python", "compiler": "cpython", "platform": "linux/amd64",
             })

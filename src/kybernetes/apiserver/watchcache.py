@@ -29,7 +29,7 @@ from typing import Any
 
 import msgspec
 
-from kybernetes.machinery.errors import GoneError, TimeoutError_
+from kybernetes.machinery.errors import FieldError, GoneError, TimeoutError_
 from kybernetes.storage import CompactedError, Event, EventType, Store, WatchOverflowError
 
 log = logging.getLogger(__name__)
@@ -190,7 +190,9 @@ class WatchCache:
                 await self._progress.wait_for(lambda: self.revision >= revision)
         except TimeoutError:
             raise TimeoutError_(
-                f"Too large resource version: {revision}, current: {self.revision}", retry_after_seconds=1
+                f"Too large resource version: {revision}, current: {self.revision}", retry_after_seconds=1,
+                # client-go's reflector recognises this case by the cause.
+                causes=[FieldError("", "ResourceVersionTooLarge", "Too large resource version")],
             ) from None
 
     def apply(self, batch: list[Event]) -> None:

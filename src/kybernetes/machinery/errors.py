@@ -159,7 +159,7 @@ class StatusError(Exception):
             details["kind"] = self.kind
         if self.causes:
             details["causes"] = [
-                {"reason": c.type, "message": c.describe().split(": ", 1)[1], "field": c.path}
+                {"reason": c.type, "message": c.describe().split(": ", 1)[1], **({"field": c.path} if c.path else {})}
                 for c in self.causes
             ]
         if self.retry_after_seconds:

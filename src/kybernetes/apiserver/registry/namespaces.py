@@ -23,6 +23,9 @@ class NamespaceStrategy(Strategy):
     def prepare_for_create(self, *, obj: dict[str, Any]) -> None:
         super().prepare_for_create(obj=obj)
         obj["status"] = {"phase": "Active"}
+        # Every namespace carries the `kubernetes` finalizer: deleting one makes it Terminating until the
+        # namespace controller has removed its content and finalized it.
+        obj["spec"] = {"finalizers": ["kubernetes"]}
 
     def keep_for_finalization(self, *, obj: dict[str, Any]) -> bool:
         if (obj.get("spec") or {}).get("finalizers"):

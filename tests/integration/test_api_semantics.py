@@ -89,8 +89,8 @@ def test_legacy_discovery(http: Http) -> None:
     apis = http.json("GET", "/apis")
     assert apis["kind"] == "APIGroupList"
     groups = {g["name"]: g for g in apis["groups"]}
-    for name in ("apps", "batch", "rbac.authorization.k8s.io", "networking.k8s.io", "coordination.k8s.io",
-                 "discovery.k8s.io", "policy", "storage.k8s.io", "autoscaling"):
+    for name in ("apps", "batch", "rbac.authorization.k8s.io", "coordination.k8s.io", "discovery.k8s.io",
+                 "policy", "storage.k8s.io", "autoscaling", "scheduling.k8s.io", "events.k8s.io"):
         assert name in groups, name
     assert groups["apps"]["preferredVersion"] == {"groupVersion": "apps/v1", "version": "v1"}
     assert groups["autoscaling"]["preferredVersion"]["version"] == "v2"
@@ -102,6 +102,15 @@ def test_legacy_discovery(http: Http) -> None:
             "daemonsets", "controllerrevisions"} <= names
     scale = next(r for r in apps_v1["resources"] if r["name"] == "deployments/scale")
     assert scale["group"] == "autoscaling" and scale["version"] == "v1" and scale["kind"] == "Scale"
+
+
+def test_networking_group_is_served(http: Http) -> None:
+    """networking.k8s.io/v1 (Ingress, IngressClass, NetworkPolicy) is in every Kubernetes server; most Helm
+    charts create an Ingress or a NetworkPolicy."""
+    groups = {g["name"] for g in http.json("GET", "/apis")["groups"]}
+    assert "networking.k8s.io" in groups
+    names = {r["name"] for r in http.json("GET", "/apis/networking.k8s.io/v1")["resources"]}
+    assert {"ingresses", "ingressclasses", "networkpolicies"} <= names
 
 
 @pytest.mark.parametrize("path", ["/api", "/apis"])

@@ -231,8 +231,8 @@ def test_field_validation_strict_nested(raw: Raw, namespace: str) -> None:
 
 
 def test_field_validation_warn(raw: Raw, namespace: str) -> None:
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
-           "spec": {"foo": "x", "containers": [{"name": "c", "image": "busybox"}]}}
+    pod: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                           "spec": {"foo": "x", "containers": [{"name": "c", "image": "busybox"}]}}
     reply = raw.call("POST", f"/api/v1/namespaces/{namespace}/pods?fieldValidation=Warn", pod)
     assert reply.status == 201, reply.body
     assert reply.headers.get("warning") == '299 - "unknown field \\"spec.foo\\""'

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-KUBECTL = shutil.which("kubectl") or str(ROOT / ".tools/bin/kubectl")
+# The kubectl the test set-up installs (a current release) comes first; any other is a fallback.
+KUBECTL = str(ROOT / ".tools/bin/kubectl") if (ROOT / ".tools/bin/kubectl").exists() else (shutil.which("kubectl") or "kubectl")
 
 
 def free_port() -> int:

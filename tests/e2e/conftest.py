@@ -13,9 +13,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from e2e_support import KUBECTL_BIN, Kubectl, namespace_manifest
 
 from cluster import ServerProcess
-from e2e_support import KUBECTL_BIN, Kubectl, namespace_manifest
 from etcd_server import EtcdServer, etcd_available
 
 

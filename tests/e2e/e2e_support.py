@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any
 
 from cluster import KUBECTL, ROOT, ServerProcess
 
@@ -141,7 +141,7 @@ _HEADER_CELL = re.compile(r"\S+(?: \S+)*")
 
 def parse_table(text: str) -> list[dict[str, str]]:
     """Rows of the first table in kubectl output, keyed by header, cells sliced at header offsets."""
-    lines = [line for line in text.splitlines()]
+    lines = text.splitlines()
     while lines and not lines[0].strip():
         lines.pop(0)
     if not lines:
@@ -185,13 +185,13 @@ def describe_fields(text: str) -> dict[str, str]:
 class LineReader:
     """Collects a process's stdout lines on a thread so a test can wait for a line with a deadline."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: IO[str]) -> None:
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
         self._thread.start()
 
-    def _pump(self, stream: TextIO) -> None:
+    def _pump(self, stream: IO[str]) -> None:
         for line in stream:
             self._queue.put(line.rstrip("\n"))
         self._queue.put(None)
@@ -205,12 +205,12 @@ class LineReader:
         deadline = time.monotonic() + timeout
         while (remaining := deadline - time.monotonic()) > 0:
             try:
-                line = self._queue.get(timeout=remaining)
+                item = self._queue.get(timeout=remaining)
             except queue.Empty:
                 break
-            if line is None:
+            if item is None:
                 break
-            self.lines.append(line)
-            if regex.search(line):
-                return line
+            self.lines.append(item)
+            if regex.search(item):
+                return item
         raise AssertionError(f"no line matching {pattern!r} within {timeout}s; got:\n" + "\n".join(self.lines))

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from e2e_support import Kubectl, deployment, write_manifest
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"

@@ -10,7 +10,6 @@ import uuid
 
 import pytest
 import yaml
-
 from e2e_support import (
     Kubectl,
     configmap,
@@ -24,8 +23,6 @@ from e2e_support import (
 )
 
 SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
-PROTOBUF = pytest.mark.xfail(reason="protobuf request bodies (kubectl's typed create sends protobuf)",
-                             strict=False)
 
 
 @pytest.mark.both_stores
@@ -195,7 +192,6 @@ def test_new_namespace_has_kubernetes_finalizer(k_cluster: Kubectl, namespace: s
 
 # ---- typed create subcommands (protobuf bodies) ----------------------------------------------------------
 
-@PROTOBUF
 def test_create_deployment_subcommand(k: Kubectl) -> None:
     assert k.ok("create", "deployment", "tw", "--image=nginx:1.25", "--replicas=2").strip() == \
         "deployment.apps/tw created"
@@ -204,14 +200,12 @@ def test_create_deployment_subcommand(k: Kubectl) -> None:
     assert obj["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.25"
 
 
-@PROTOBUF
 def test_create_namespace_subcommand(k_cluster: Kubectl) -> None:
     name = f"e2e-typed-{uuid.uuid4().hex[:8]}"
     assert k_cluster.ok("create", "namespace", name).strip() == f"namespace/{name} created"
     assert parse_table(k_cluster.ok("get", "namespace", name))[0]["STATUS"] == "Active"
 
 
-@PROTOBUF
 def test_create_configmap_subcommand(k: Kubectl) -> None:
     assert k.ok("create", "configmap", "lit", "--from-literal=a=1", "--from-literal=b=2").strip() == \
         "configmap/lit created"

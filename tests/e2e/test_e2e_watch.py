@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-
 from e2e_support import Kubectl, LineReader, configmap
 
 

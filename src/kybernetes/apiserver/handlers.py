@@ -557,8 +557,18 @@ class ResourceHandlers:
             )
         return options
 
+    @staticmethod
+    def _body_dry_run(ctx: RequestContext, options: dict[str, Any]) -> None:
+        """DeleteOptions may carry dryRun in the body (kubectl --dry-run=server does) as well as the query."""
+        dry = options.get("dryRun") or []
+        if dry:
+            if not isinstance(dry, list) or any(d != "All" for d in dry):
+                raise errors.BadRequestError(f'Invalid dryRun value: "{dry}"; supported values: "All"')
+            ctx.dry_run = True
+
     async def delete(self, request: web.Request, rest: ResourceREST, ctx: RequestContext, name: str) -> web.StreamResponse:
         options = await self._delete_options(request)
+        self._body_dry_run(ctx, options)
         obj, present = await rest.delete(ctx=ctx, name=name, options=options)
         if present or rest.info.delete_returns_object:
             # 202: accepted, but the object is still there (graceful deletion or finalizers), as Kubernetes answers.
@@ -571,6 +581,7 @@ class ResourceHandlers:
     async def delete_collection(self, request: web.Request, rest: ResourceREST, ctx: RequestContext,
                                 ri: RequestInfo) -> web.StreamResponse:
         options = await self._delete_options(request)
+        self._body_dry_run(ctx, options)
         predicate, _, _ = self._predicate(rest.info, request.query)
         await rest.sync_cache()
         targets = rest.cache.list(namespace=self._scope(rest.info, ri), predicate=predicate)

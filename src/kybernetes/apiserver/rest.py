@@ -68,6 +68,14 @@ ObjectDecoder = Callable[..., dict[str, Any]]
 ManagedFieldsUpdater = Callable[..., dict[str, Any]]
 
 
+def _prune_empty_metadata(meta: dict[str, Any]) -> None:
+    """Empty maps and lists in metadata are dropped, as Kubernetes' JSON (omitempty) drops them: removing the
+    last label leaves no `labels: {}` behind."""
+    for k in ("labels", "annotations", "finalizers", "ownerReferences"):
+        if k in meta and not meta[k]:
+            del meta[k]
+
+
 def random_suffix(n: int = 5) -> str:
     return "".join(secrets.choice(_NAME_ALPHABET) for _ in range(n))
 
@@ -191,6 +199,7 @@ class ResourceREST:
 
     async def _create_once(self, *, ctx: RequestContext, obj: dict[str, Any], subresource: str) -> dict[str, Any]:
         meta = obj["metadata"]
+        _prune_empty_metadata(meta)
         for server_field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
             meta.pop(server_field, None)
         meta["uid"] = str(uuid.uuid4())
@@ -278,7 +287,9 @@ class ResourceREST:
             if causes:
                 raise self._invalid(name, causes)
             new_meta["resourceVersion"] = old["metadata"]["resourceVersion"]
-            if self._same(new, old):
+            _prune_empty_metadata(new_meta)
+            # An apply that only adds an owner (same values, new manager) still has to be stored.
+            if self._same(new, old, compare_managed_fields=operation == "Apply"):
                 return self.present(old), False
             if self.managed_fields is not None:
                 new = self.managed_fields(old=old, new=new, manager=ctx.field_manager, operation=operation,
@@ -334,12 +345,16 @@ class ResourceREST:
                 )
 
     @staticmethod
-    def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
-        """Equal ignoring managedFields timestamps: a no-op write is not stored (no new resourceVersion)."""
+    def _same(a: dict[str, Any], b: dict[str, Any], *, compare_managed_fields: bool = False) -> bool:
+        """Equal apart from managedFields (unless asked): a no-op write is not stored (no new resourceVersion)."""
         if a.keys() != b.keys():
             return False
         for k in a:
             if k == "metadata":
+                if compare_managed_fields:
+                    if a[k] != b[k]:
+                        return False
+                    continue
                 am = {x: y for x, y in a[k].items() if x != "managedFields"}
                 bm = {x: y for x, y in b[k].items() if x != "managedFields"}
                 if am != bm:

@@ -46,6 +46,7 @@ from kybernetes.apiserver.patching import managed_fields_updater
 from kybernetes.apiserver.registry import namespaces, pods, subresources
 from kybernetes.apiserver.registry.namespaces import NamespaceStrategy
 from kybernetes.apiserver.registry.pods import PodStrategy
+from kybernetes.apiserver.registry.secrets import SecretStrategy
 from kybernetes.apiserver.registry.serviceaccounts import token_handler
 from kybernetes.apiserver.registry.services import Allocator, ServiceStrategy
 from kybernetes.apiserver.registry.strategy import Strategy
@@ -137,6 +138,8 @@ class APIServer:
                 return ServiceStrategy(info, allocator=self.allocator)
             if info.plural == "namespaces":
                 return NamespaceStrategy(info)
+            if info.plural == "secrets":
+                return SecretStrategy(info)
         return Strategy(info)
 
     def _subresources(self) -> dict[tuple[str, str], SubresourceHandler]:
@@ -163,9 +166,8 @@ class APIServer:
             try:
                 canonical, unknown = decode_object(obj, model)
             except errors.BadRequestError as e:
-                raise errors.BadRequestError(
-                    f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: {e.message}'
-                ) from None
+                prefix = f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: '
+                raise errors.BadRequestError(e.message if e.message.startswith(prefix) else prefix + e.message) from None
             if unknown and ctx.field_validation == "Strict":
                 listed = ", ".join(f'unknown field "{p}"' for p in unknown)
                 raise errors.BadRequestError(
@@ -357,7 +359,9 @@ class APIServer:
                   on_ready: Callable[[], None] | None = None) -> None:
         """Start caches, bootstrap, serve on the sites `sites(runner)` creates, until cancelled."""
         await self.store.start()
-        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        # handler_cancellation: a client that goes away cancels its handler (a watch ends at once).
+        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False, shutdown_timeout=2.0,
+                               handler_cancellation=True)
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.hub.run(), name="watch caches")

@@ -58,11 +58,12 @@ def token_handler(issuer: TokenIssuer) -> Any:
             audiences=spec.get("audiences") or None, expiration_seconds=expiration, bound_object=bound,
         )
         out_spec = dict(spec)
-        out_spec.setdefault("audiences", list(spec.get("audiences") or issuer.default_audiences))
         out_spec["expirationSeconds"] = min(expiration, issuer.max_expiration_seconds)
-        out_spec.setdefault("boundObjectRef", None)
-        meta: dict[str, Any] = {"name": name, "namespace": ctx.namespace,
-                                "creationTimestamp": sa["metadata"].get("creationTimestamp")}
+        if not out_spec.get("audiences"):
+            out_spec["audiences"] = list(issuer.default_audiences)
+        if out_spec.get("boundObjectRef") is None:
+            out_spec.pop("boundObjectRef", None)
+        meta: dict[str, Any] = {"name": name, "namespace": ctx.namespace, "creationTimestamp": None}
         return json_response({
             "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1", "metadata": meta,
             "spec": out_spec, "status": {"token": token, "expirationTimestamp": expires},

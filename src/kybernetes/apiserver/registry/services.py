@@ -38,13 +38,13 @@ class Allocator:
             try:
                 addr = ipaddress.ip_address(wanted)
             except ValueError:
-                raise self._ip_error(wanted, "must be a valid IP address") from None
+                raise self._ip_error(wanted, "must be a valid IP address", owner) from None
             if addr not in self.network or addr in (self.network.network_address, self.network.broadcast_address):
-                raise self._ip_error(wanted, f"failed to allocate IP {wanted}: the provided IP ({wanted}) is not in the valid range. The range of valid IPs is {self.network}")
+                raise self._ip_error(wanted, f"failed to allocate IP {wanted}: the provided IP ({wanted}) is not in the valid range. The range of valid IPs is {self.network}", owner)
             try:
                 await self.store.create(key=IP_PREFIX + wanted, value=owner.encode())
             except KeyExistsError:
-                raise self._ip_error(wanted, f"failed to allocate IP {wanted}: provided IP is already allocated") from None
+                raise self._ip_error(wanted, f"failed to allocate IP {wanted}: provided IP is already allocated", owner) from None
             return wanted
         size = self.network.num_addresses
         low = min(STATIC_BAND, size // 4) + 1
@@ -58,27 +58,25 @@ class Allocator:
         raise errors.InternalError("failed to allocate a service IP: range is full")
 
     @staticmethod
-    def _ip_error(ip: str, message: str) -> errors.InvalidError:
-        return errors.InvalidError(
-            f'Service is invalid: spec.clusterIPs: Invalid value: []string{{"{ip}"}}: {message}',
-            kind="Service", causes=[errors.invalid("spec.clusterIPs", [ip], message)],
-        )
+    def _ip_error(ip: str, message: str, owner: str) -> errors.InvalidError:
+        return errors.InvalidError.of(kind="Service", group="", name=owner.split("/", 1)[-1],
+                                      causes=[errors.invalid("spec.clusterIPs", [ip], message)])
+
+    @staticmethod
+    def _port_error(path: str, port: int, message: str, owner: str) -> errors.InvalidError:
+        return errors.InvalidError.of(kind="Service", group="", name=owner.split("/", 1)[-1],
+                                      causes=[errors.invalid(path, port, message)])
 
     async def allocate_port(self, *, owner: str, wanted: int | None, path: str) -> int:
         lo, hi = self.ports
         if wanted:
             if not lo <= wanted <= hi:
-                raise errors.InvalidError(
-                    f'Service is invalid: {path}: Invalid value: {wanted}: provided port is not in the valid range. The range of valid ports is {lo}-{hi}',
-                    kind="Service", causes=[errors.invalid(path, wanted, f"provided port is not in the valid range. The range of valid ports is {lo}-{hi}")],
-                )
+                raise self._port_error(path, wanted, "provided port is not in the valid range. "
+                                       f"The range of valid ports is {lo}-{hi}", owner)
             try:
                 await self.store.create(key=f"{PORT_PREFIX}{wanted}", value=owner.encode())
             except KeyExistsError:
-                raise errors.InvalidError(
-                    f"Service is invalid: {path}: Invalid value: {wanted}: provided port is already allocated",
-                    kind="Service", causes=[errors.invalid(path, wanted, "provided port is already allocated")],
-                ) from None
+                raise self._port_error(path, wanted, "provided port is already allocated", owner) from None
             return wanted
         for _ in range(64):
             candidate = random.randint(lo, hi)

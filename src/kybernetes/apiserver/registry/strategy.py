@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 # Kinds whose spec changes move metadata.generation (everything with a spec, as Kubernetes strategies do).
 _NO_GENERATION = frozenset(
     {"ConfigMap", "Secret", "ServiceAccount", "Endpoints", "EndpointSlice", "Event", "Role", "ClusterRole",
-     "RoleBinding", "ClusterRoleBinding", "StorageClass", "PriorityClass", "ControllerRevision", "Lease"}
+     "RoleBinding", "ClusterRoleBinding", "StorageClass", "PriorityClass", "ControllerRevision", "Lease",
+     "Service", "Namespace", "Node", "PersistentVolume", "PersistentVolumeClaim", "ResourceQuota", "LimitRange",
+     "IngressClass"}
 )
 
 
@@ -41,7 +43,8 @@ class Strategy:
     def prepare_for_create(self, *, obj: dict[str, Any]) -> None:
         """Reset what a client may not set on create."""
         if self.has_status:
-            obj.pop("status", None)
+            # A client cannot set status on create; Kubernetes answers with an empty one.
+            obj["status"] = {}
         if self.tracks_generation:
             obj["metadata"]["generation"] = 1
 

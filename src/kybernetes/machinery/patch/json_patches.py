@@ -8,6 +8,7 @@ JSON patch application is delegated to the `jsonpatch` library; the merge patch 
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import jsonpatch
@@ -33,15 +34,22 @@ def apply_json_patch(doc: dict[str, Any], ops: Any) -> dict[str, Any]:
         )
     for index, op in enumerate(ops):
         _check_operation(index, op)
-    try:
-        result = jsonpatch.JsonPatch(ops).apply(doc, in_place=False)
-    except jsonpatch.InvalidJsonPatch as err:
-        raise BadRequestError(f"invalid JSON patch: {err}") from None
-    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as err:
-        raise InvalidError(f"{_REJECTED}: {err}") from None
-    except (TypeError, KeyError, IndexError, ValueError) as err:
-        # The library lets a few shape mismatches escape as builtin errors (e.g. a pointer through a string).
-        raise InvalidError(f"{_REJECTED}: {err}") from None
+    # One operation at a time, so an error names the operation and path as Kubernetes' does, not the
+    # library's view of the whole document.
+    result: Any = copy.deepcopy(doc)
+    for op in ops:
+        try:
+            result = jsonpatch.JsonPatch([op]).apply(result, in_place=True)
+        except jsonpatch.InvalidJsonPatch as err:
+            raise BadRequestError(f"invalid JSON patch: {err}") from None
+        except jsonpatch.JsonPatchTestFailed:
+            raise InvalidError(f"{_REJECTED}: testing value {op['path']} failed: test failed") from None
+        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, TypeError, KeyError, IndexError,
+                ValueError):
+            # (The library lets a few shape mismatches escape as builtin errors, e.g. a pointer through a string.)
+            raise InvalidError(
+                f'{_REJECTED}: {op["op"]} operation does not apply: doc is missing path: "{op["path"]}"'
+            ) from None
     if not isinstance(result, dict):
         raise InvalidError(f"{_REJECTED}: the patched document is not a JSON object")
     return result

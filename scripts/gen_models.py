@@ -139,7 +139,8 @@ def root_definitions(definitions: dict[str, Any]) -> set[str]:
     wanted = set(EXTRA_ROOTS)
     for info in RESOURCES:
         wanted.add((info.group, info.version, info.kind))
-        wanted.add((info.group, info.version, info.kind + "List"))
+        if not info.virtual and "list" in info.verbs:
+            wanted.add((info.group, info.version, info.kind + "List"))
     roots = set(EXTRA_DEFINITIONS)
     found: set[tuple[str, str, str]] = set()
     for name, schema in definitions.items():

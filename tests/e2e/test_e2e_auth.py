@@ -70,7 +70,6 @@ def test_create_token_subcommand(k: Kubectl) -> None:
     assert _as_token(k, token).ok("get", "pods") == ""
 
 
-@pytest.mark.xfail(reason="authentication.k8s.io/v1 selfsubjectreviews is not served", strict=False)
 def test_auth_whoami_as_service_account(k: Kubectl, namespace: str, tmp_path: Path) -> None:
     _service_account(k, "robot")
     token = _token_via_raw(k, namespace, "robot", tmp_path)

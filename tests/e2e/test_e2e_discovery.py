@@ -96,6 +96,5 @@ def test_cluster_info_and_health(k_cluster: Kubectl) -> None:
         assert k_cluster.ok("get", "--raw", path) == "ok"
 
 
-@pytest.mark.xfail(reason="authorization.k8s.io/v1 selfsubjectaccessreviews is not served", strict=False)
 def test_auth_can_i(k_cluster: Kubectl) -> None:
     assert k_cluster.ok("auth", "can-i", "create", "pods") == "yes\n"

@@ -42,7 +42,11 @@ import msgspec
 
 from kybernetes.api.openapi import openapi_v2
 
-MEDIA_TYPE = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+# What clients ask for: client-go sends the older `@v1.0` form, which is not a valid media type (Go's
+# mime parser rejects `@`), so the answer is always labelled with the `.v1.0` form, as Kubernetes does.
+MEDIA_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+ACCEPTED_TYPES = frozenset({MEDIA_TYPE, "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"})
+_JSON_TYPES = frozenset({"application/json", "application/*", "*/*"})
 
 _VARINT, _FIXED64, _LENGTH = 0, 1, 2
 
@@ -373,6 +377,25 @@ _DOCUMENT = _Message(
     },
     extensions=16,
 )
+
+
+def wants_protobuf(*, accept: str) -> bool:
+    """Whether an Accept header picks the protobuf form of `/openapi/v2` over JSON: the acceptable type
+    with the highest `q` wins, the earlier on a tie; no acceptable type (or no header) means JSON."""
+    best, best_q = "", 0.0
+    for entry in accept.split(","):
+        media, *params = (part.strip() for part in entry.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if (media in ACCEPTED_TYPES or media in _JSON_TYPES) and q > best_q:
+            best, best_q = media, q
+    return best in ACCEPTED_TYPES
 
 
 def encode_document(*, document: dict[str, Any]) -> bytes:

@@ -44,6 +44,8 @@ class ResourceInfo:
     storage_group: str | None = None
     # DELETE answers with the deleted object (as Kubernetes does for pods, services, ...), else a Status.
     delete_returns_object: bool = False
+    # A review: created and answered at once, never stored (SelfSubjectReview, SubjectAccessReview, ...).
+    virtual: bool = False
 
     @property
     def group_version(self) -> str:
@@ -127,6 +129,7 @@ def _r(
     storage_version: bool = True,
     preferred: bool = True,
     storage_group: str | None = None,
+    virtual: bool = False,
 ) -> ResourceInfo:
     returns_object = (f"{plural}.{group}" if group else plural) in _DELETE_RETURNS_OBJECT
     return ResourceInfo(
@@ -145,6 +148,7 @@ def _r(
         preferred=preferred,
         storage_group=storage_group,
         delete_returns_object=returns_object,
+        virtual=virtual,
     )
 
 
@@ -237,6 +241,19 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     _r("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", short=("netpol",)),
     # policy/v1
     _r("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", short=("pdb",), sub=("status",)),
+    # authentication.k8s.io/v1 and authorization.k8s.io/v1: reviews, answered and never stored
+    _r("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", namespaced=False,
+       verbs=("create",), virtual=True),
+    _r("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", namespaced=False, verbs=("create",),
+       virtual=True),
+    _r("authorization.k8s.io", "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews", verbs=("create",),
+       virtual=True),
+    _r("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", namespaced=False,
+       verbs=("create",), virtual=True),
+    _r("authorization.k8s.io", "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", namespaced=False,
+       verbs=("create",), virtual=True),
+    _r("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", namespaced=False,
+       verbs=("create",), virtual=True),
     # rbac.authorization.k8s.io/v1
     _r("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", namespaced=False),
     _r("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced=False),
@@ -258,6 +275,8 @@ GROUP_ORDER: tuple[str, ...] = (
     "",
     "apps",
     "events.k8s.io",
+    "authentication.k8s.io",
+    "authorization.k8s.io",
     "autoscaling",
     "batch",
     "networking.k8s.io",

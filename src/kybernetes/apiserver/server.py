@@ -46,6 +46,7 @@ from kybernetes.apiserver.patching import managed_fields_updater
 from kybernetes.apiserver.registry import namespaces, pods, subresources
 from kybernetes.apiserver.registry.namespaces import NamespaceStrategy
 from kybernetes.apiserver.registry.pods import PodStrategy
+from kybernetes.apiserver.registry.reviews import ReviewHandler, review_handlers
 from kybernetes.apiserver.registry.secrets import SecretStrategy
 from kybernetes.apiserver.registry.serviceaccounts import token_handler
 from kybernetes.apiserver.registry.services import Allocator, ServiceStrategy
@@ -100,7 +101,12 @@ class APIServer:
         self.rests: dict[tuple[str, str, str], ResourceREST] = {}
         self.by_qualified: dict[str, ResourceREST] = {}
         admission: list[Admission] = [NamespaceLifecycle(lookup=self.lookup), PodDefaults(lookup=self.lookup)]
+        self.reviews: dict[tuple[str, str, str], tuple[ResourceInfo, ReviewHandler]] = {}
+        review_table = review_handlers(authenticator=authenticator)
         for info in RESOURCES:
+            if info.virtual:
+                self.reviews[(info.group, info.version, info.plural)] = (info, review_table[info.qualified])
+                continue
             prefix = f"/registry/{info.storage_prefix}/"
             stored = storage_info(info)
             cache = self.caches.get(prefix)
@@ -121,7 +127,7 @@ class APIServer:
             if info.preferred or info.qualified not in self.by_qualified:
                 self.by_qualified[info.qualified] = rest
         self.handlers = ResourceHandlers(rests=self.rests, subresources=self._subresources(),
-                                         bookmark_interval=config.bookmark_interval)
+                                         bookmark_interval=config.bookmark_interval, reviews=self.reviews)
         self.discovery = Discovery(server_address=f"{config.advertise_address}:{config.port}")
         self.ready = asyncio.Event()
 

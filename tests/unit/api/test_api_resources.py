@@ -12,8 +12,9 @@ import pytest
 
 from kybernetes.api import fields, resources
 from kybernetes.api.resources import RESOURCES, ResourceInfo
+from reference import reference_path
 
-REFERENCE = Path("/work/shared/reference/kubernetes-openapi-v2.json")
+REFERENCE = reference_path() or Path("/nonexistent/kubernetes-openapi-v2.json")
 _ACTION_VERBS = {"post": "create", "put": "update"}
 
 

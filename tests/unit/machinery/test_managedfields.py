@@ -5,11 +5,11 @@ from __future__ import annotations
 import copy
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kybernetes.api.schema import definitions as served_definitions
 from kybernetes.machinery.errors import BadRequestError, ConflictError, StatusError
 from kybernetes.machinery.managedfields import (
     ANCIENT_CHANGES,
@@ -24,7 +24,6 @@ from kybernetes.machinery.managedfields import (
     update,
 )
 
-REFERENCE = Path("/work/shared/reference/kubernetes-openapi-v2.json")
 T0 = "2026-01-01T00:00:00Z"
 T1 = "2026-01-01T00:01:00Z"
 T2 = "2026-01-01T00:02:00Z"
@@ -32,8 +31,8 @@ T2 = "2026-01-01T00:02:00Z"
 
 @pytest.fixture(scope="session")
 def definitions() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(REFERENCE.read_text())
-    return data["definitions"]
+    # The served schema: the reference's definitions for every served type, shipped in the package.
+    return served_definitions()
 
 
 @pytest.fixture(scope="session")

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kybernetes.api.schema import definitions as served_definitions
 from kybernetes.machinery.errors import BadRequestError, InvalidError
 from kybernetes.machinery.patch import OpenAPIPatchSchema, PatchSchema, apply_strategic_merge_patch
-
-OPENAPI = Path("/work/shared/reference/kubernetes-openapi-v2.json")
 
 
 class FakeSchema:
@@ -277,7 +274,7 @@ def test_result_does_not_alias_inputs() -> None:
 
 @pytest.fixture(scope="session")
 def definitions() -> dict[str, Any]:
-    return json.loads(OPENAPI.read_text())["definitions"]
+    return served_definitions()
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kybernetes.api.schema import definitions as served_definitions
 from kybernetes.machinery.patch import OpenAPIPatchSchema, apply_strategic_merge_patch
 
 pytestmark = [
@@ -22,7 +22,6 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("kubectl") is None, reason="needs the kubectl binary"),
 ]
 
-OPENAPI = Path("/work/shared/reference/kubernetes-openapi-v2.json")
 
 DEPLOYMENT: dict[str, Any] = {
     "apiVersion": "apps/v1",
@@ -111,8 +110,7 @@ def _kubectl_patch(obj: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]
 
 @pytest.fixture(scope="module")
 def schema() -> OpenAPIPatchSchema:
-    definitions = json.loads(OPENAPI.read_text())["definitions"]
-    return OpenAPIPatchSchema.for_definition(definitions, "io.k8s.api.apps.v1.Deployment")
+    return OpenAPIPatchSchema.for_definition(served_definitions(), "io.k8s.api.apps.v1.Deployment")
 
 
 @pytest.mark.parametrize("name", list(CASES))

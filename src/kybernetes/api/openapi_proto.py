@@ -42,7 +42,7 @@ import msgspec
 
 from kybernetes.api.openapi import openapi_v2
 
-# What clients ask for: client-go sends the older `@v1.0` form, which is not a valid media type (Go's
+# Clients ask for either form. client-go sends the older `@v1.0` one, which is not a valid media type (Go's
 # mime parser rejects `@`), so the answer is always labelled with the `.v1.0` form, as Kubernetes does.
 MEDIA_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 ACCEPTED_TYPES = frozenset({MEDIA_TYPE, "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"})
@@ -99,7 +99,9 @@ def _double(number: int, value: Any) -> bytes:
 
 # YAML 1.1 (what Go's yaml.v2 reads) allows fewer raw characters than JSON, and takes U+0085, U+2028 and
 # U+2029 as line breaks, which would fold inside a quoted string; so those are written as \u escapes.
-_NOT_YAML_SAFE = re.compile("[^\t\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+_NOT_YAML_SAFE = re.compile(
+    "[^\t\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
 
 
 def _yaml_text(value: Any) -> str:
@@ -232,7 +234,9 @@ def _validations(first: int) -> dict[str, tuple[int, FieldWriter]]:
 _PRIMITIVES_ITEMS = _Message(_validations(1), extensions=18)
 _HEADER = _Message({**_validations(1), "description": (18, _string)}, extensions=19)
 
-_PARAMETER_HEAD = {"required": (1, _bool), "in": (2, _string), "description": (3, _string), "name": (4, _string)}
+_PARAMETER_HEAD = {
+    "required": (1, _bool), "in": (2, _string), "description": (3, _string), "name": (4, _string),
+}
 # header and path: the validations follow the head; query and formData put allowEmptyValue first.
 _HEADER_PARAMETER = _Message({**_PARAMETER_HEAD, **_validations(5)}, extensions=22)
 _PATH_PARAMETER = _HEADER_PARAMETER
@@ -276,7 +280,8 @@ def _schema_item(value: Any) -> bytes:
 
 
 _RESPONSE = _Message(
-    {"description": (1, _string), "schema": (2, _one(_schema_item)), "headers": (3, _one(_named_map(_HEADER))),
+    {"description": (1, _string), "schema": (2, _one(_schema_item)),
+     "headers": (3, _one(_named_map(_HEADER))),
      "examples": (4, _one(lambda v: _extensions(1, list(v.items()))))},
     extensions=5,
 )
@@ -303,7 +308,8 @@ _OPERATION = _Message(
     {
         "tags": (1, _strings), "summary": (2, _string), "description": (3, _string),
         "externalDocs": (4, _one(_EXTERNAL_DOCS)), "operationId": (5, _string), "produces": (6, _strings),
-        "consumes": (7, _strings), "parameters": (8, _many(_parameters_item)), "responses": (9, _one(_responses)),
+        "consumes": (7, _strings), "parameters": (8, _many(_parameters_item)),
+        "responses": (9, _one(_responses)),
         "schemes": (10, _strings), "deprecated": (11, _bool), "security": (12, _many(_security_requirement)),
     },
     extensions=13,
@@ -312,7 +318,8 @@ _OPERATION = _Message(
 _PATH_ITEM = _Message(
     {"$ref": (1, _string), "get": (2, _one(_OPERATION)), "put": (3, _one(_OPERATION)),
      "post": (4, _one(_OPERATION)), "delete": (5, _one(_OPERATION)), "options": (6, _one(_OPERATION)),
-     "head": (7, _one(_OPERATION)), "patch": (8, _one(_OPERATION)), "parameters": (9, _many(_parameters_item))},
+     "head": (7, _one(_OPERATION)), "patch": (8, _one(_OPERATION)),
+     "parameters": (9, _many(_parameters_item))},
     extensions=10,
 )
 
@@ -362,8 +369,10 @@ _INFO = _Message(
      "license": (6, _one(_Message({"name": (1, _string), "url": (2, _string)}, extensions=3)))},
     extensions=7,
 )
-_TAG = _Message({"name": (1, _string), "description": (2, _string), "externalDocs": (3, _one(_EXTERNAL_DOCS))},
-                extensions=4)
+_TAG = _Message(
+    {"name": (1, _string), "description": (2, _string), "externalDocs": (3, _one(_EXTERNAL_DOCS))},
+    extensions=4,
+)
 
 _DOCUMENT = _Message(
     {

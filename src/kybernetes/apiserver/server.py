@@ -280,10 +280,17 @@ class APIServer:
         return web.Response(body=body, headers={"ETag": etag, "Content-Type": content_type, "Vary": "Accept"})
 
     async def _openapi(self, request: web.Request, parts: tuple[str, ...]) -> web.StreamResponse:
+        # Lazy: the documents (and their encoders) load on the first request for them.
         from kybernetes.api import openapi
+        from kybernetes.api.openapi_proto import MEDIA_TYPE as PROTO_MEDIA_TYPE
+        from kybernetes.api.openapi_proto import openapi_v2_protobuf, wants_protobuf
 
         loop = asyncio.get_running_loop()
         if parts == ("openapi", "v2"):
+            if wants_protobuf(accept=request.headers.get("Accept", "")):
+                # kubectl reads the v2 document only in gnostic's protobuf form.
+                proto = await loop.run_in_executor(None, openapi_v2_protobuf)
+                return web.Response(body=proto, headers={"Content-Type": PROTO_MEDIA_TYPE})
             body = await loop.run_in_executor(None, openapi.openapi_v2)
             return web.Response(body=body, content_type="application/json")
         if parts == ("openapi", "v3"):

@@ -33,6 +33,9 @@ def free_port() -> int:
 @dataclass
 class ServerProcess:
     datastore: str = "sqlite"
+    # Components beside the API server (scheduler, controller-manager): none unless a test asks, so that
+    # API-server tests see the API server's behaviour alone.
+    components: tuple[str, ...] = ()
     data_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="kyb-test-")))
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
@@ -51,7 +54,8 @@ class ServerProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kybernetes.cli.main", "server", "--data-dir", str(self.data_dir),
-             "--listen", f"127.0.0.1:{self.port}", "--datastore", self.datastore],
+             "--listen", f"127.0.0.1:{self.port}", "--datastore", self.datastore,
+             *self._disable_flags()],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
@@ -63,6 +67,12 @@ class ServerProcess:
             time.sleep(0.05)
         self.stop()
         raise TimeoutError(f"kyb server not ready after {timeout}s:\n{self.log()}")
+
+    def _disable_flags(self) -> list[str]:
+        from kybernetes.cmd.server import COMPONENTS
+
+        off = [c for c in COMPONENTS if c not in self.components]
+        return ["--disable", ",".join(off)] if off else []
 
     def _ready(self) -> bool:
         ctx = ssl.create_default_context(cafile=str(self.data_dir / "pki" / "ca.crt"))

@@ -1,27 +1,41 @@
-"""`kyb` entry point: dispatches subcommands to their thin runners in `kybernetes.cmd`."""
+"""`kyb` entry point: dispatches subcommands to their thin runners in `kybernetes.cmd`.
+
+Only the chosen subcommand's module is imported, so `kyb simulate` does not load the API server and
+`kyb server` does not load the controllers.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from kybernetes import KUBE_GIT_VERSION, __version__
 
+# name → (module with add_arguments(parser) and run(args) -> int, help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "server": ("kybernetes.cmd.server", "run the control plane: API server, and the components beside it"),
+    "controller-manager": ("kybernetes.cmd.controller_manager", "run the controllers against an API server"),
+}
 
-def build_parser() -> argparse.ArgumentParser:
-    from kybernetes.cmd import server
 
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kyb", description="Kybernetes: a Kubernetes-compatible orchestrator")
     parser.add_argument("--version", action="version", version=f"kyb {__version__} (Kubernetes API {KUBE_GIT_VERSION})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    p_server = sub.add_parser("server", help="run the API server (control plane)")
-    server.add_arguments(p_server)
-    p_server.set_defaults(run=server.run)
+    for name, (module_name, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        if only is None or name == only:
+            module = importlib.import_module(module_name)
+            module.add_arguments(p)
+            p.set_defaults(run=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(chosen if chosen in COMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()

@@ -17,7 +17,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kybernetes import __version__
-from kybernetes.client.kubeconfig import KubeConfig, KubeConfigError, default_kubeconfig_paths, load_kubeconfig
+from kybernetes.client.kubeconfig import (
+    KubeConfig,
+    KubeConfigError,
+    default_kubeconfig_paths,
+    load_kubeconfig,
+)
 
 __all__ = ["SERVICE_ACCOUNT_DIR", "ClientConfig", "ConfigError", "load_config", "load_incluster_config"]
 

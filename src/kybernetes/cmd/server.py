@@ -20,11 +20,14 @@ from kybernetes.apiserver.auth import (
     build_authenticator,
     ensure_admin_token,
     ensure_pki,
+    issue_client_cert,
     server_ssl_context,
     split_sans,
     write_admin_kubeconfig,
 )
+from kybernetes.apiserver.auth.kubeconfig import write_kubeconfig
 from kybernetes.apiserver.server import APIServer, ServerConfig, tls_site_factory
+from kybernetes.cmd.supervisor import Child, kyb_argv, supervise
 from kybernetes.storage.factory import open_store
 
 log = logging.getLogger("kybernetes.server")
@@ -37,6 +40,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--advertise-address", default=None, help="address other components reach this server at")
     parser.add_argument("--service-cidr", default="10.96.0.0/12")
     parser.add_argument("--tls-san", action="append", default=[], help="extra serving-certificate SAN")
+    parser.add_argument("--disable", default="", help="components not to run beside the API server, comma-separated, or 'all': "
+                        + ", ".join(COMPONENTS))
+
+
+# Control-plane components `kyb server` runs as child processes, each a client of the API server with an
+# identity of its own (the names Kubernetes gives them, so RBAC rules written for Kubernetes apply).
+COMPONENTS: dict[str, str] = {
+    "controller-manager": "system:kube-controller-manager",
+}
 
 
 def split_listen(listen: str) -> tuple[str, int]:
@@ -57,6 +69,12 @@ def prepare(args: argparse.Namespace) -> tuple[str, int, str, Path, Pki]:
     ensure_admin_token(path=data_dir / "tokens.csv")
     server_url = f"https://{advertise if ':' not in advertise else '[' + advertise + ']'}:{port}"
     write_admin_kubeconfig(path=data_dir / "admin.kubeconfig", server_url=server_url, pki=pki)
+    for component, user in COMPONENTS.items():
+        kubeconfig = data_dir / f"{component}.kubeconfig"
+        if not kubeconfig.exists():
+            cert, key = issue_client_cert(pki=pki, user=user, groups=[], days=365)
+            write_kubeconfig(path=kubeconfig, server_url=server_url, ca_pem=pki.ca_pem(), cluster_name="kybernetes",
+                             user=user, client_cert_pem=cert, client_key_pem=key)
     return host, port, advertise, data_dir, pki
 
 
@@ -84,7 +102,19 @@ async def serve(args: argparse.Namespace, host: str, port: int, advertise: str, 
         log.info("kyb server ready: serving https://%s:%d (datastore %s); KUBECONFIG=%s",
                  host, port, args.datastore, data_dir / "admin.kubeconfig")
 
-    await server.run(sites=sites, on_ready=ready)
+    disabled = {c.strip() for c in args.disable.split(",") if c.strip()}
+    if "all" in disabled:
+        disabled = set(COMPONENTS)
+    unknown = disabled - set(COMPONENTS)
+    if unknown:
+        raise SystemExit(f"error: --disable: unknown component(s) {', '.join(sorted(unknown))}")
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(server.run(sites=sites, on_ready=ready), name="apiserver")
+        await server.ready.wait()
+        for component in COMPONENTS:
+            if component not in disabled:
+                argv = kyb_argv(component, "--kubeconfig", str(data_dir / f"{component}.kubeconfig"))
+                tg.create_task(supervise(Child(component, argv)), name=component)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,64 @@
+"""`kyb controller-manager`: the controllers, as a client of any Kubernetes-compatible API server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import socket
+import sys
+import uuid
+
+from kybernetes.client import Client, load_config
+from kybernetes.controllers.manager import run_controller_manager
+from kybernetes.controllers.registry import CONTROLLERS
+
+log = logging.getLogger("kybernetes.controller-manager")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kubeconfig", default=None, help="kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
+    parser.add_argument("--controllers", default="", help="comma-separated controllers to run (default: all: "
+                        + ", ".join(sorted(CONTROLLERS)) + ")")
+    parser.add_argument("--leader-elect", default="true", choices=("true", "false"))
+    parser.add_argument("--workers", type=int, default=5, help="concurrent syncs per controller")
+    parser.add_argument("--cluster-cidr", default="10.244.0.0/16")
+    parser.add_argument("--node-monitor-grace-period", default="40", help="seconds")
+    parser.add_argument("--terminated-pod-gc-threshold", default="12500")
+
+
+async def serve(args: argparse.Namespace) -> None:
+    config = load_config(kubeconfig=args.kubeconfig, component="controller-manager")
+    names = [n.strip() for n in args.controllers.split(",") if n.strip()] or None
+    identity = f"{socket.gethostname()}_{uuid.uuid4()}"
+    options = {
+        "cluster-cidr": args.cluster_cidr,
+        "node-monitor-grace-period": args.node_monitor_grace_period,
+        "terminated-pod-gc-threshold": args.terminated_pod_gc_threshold,
+    }
+    async with Client(config) as client:
+        await run_controller_manager(client=client, identity=identity, names=names,
+                                     leader_elect=args.leader_elect == "true", workers=args.workers,
+                                     options=options)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        loop = runner.get_loop()
+        task = loop.create_task(serve(args))
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            runner.run(_wait(task))
+        except asyncio.CancelledError:
+            pass
+    return 0
+
+
+async def _wait(task: asyncio.Task[None]) -> None:
+    await task

@@ -1,0 +1,62 @@
+"""Child processes under one supervisor: started, restarted with back-off when they exit, stopped with
+SIGTERM (then SIGKILL) when the supervisor stops.
+
+`kyb server` runs the scheduler and the controller-manager this way, as separate processes that reach the
+API server over HTTPS like any other client (the one rule), and that get a core of their own on a
+multi-core machine instead of sharing the API server's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+log = logging.getLogger("kybernetes.supervisor")
+
+
+@dataclass(frozen=True)
+class Child:
+    name: str
+    argv: Sequence[str]
+
+
+def kyb_argv(*args: str) -> list[str]:
+    """The command line that runs `kyb ARGS` with this interpreter."""
+    return [sys.executable, "-m", "kybernetes.cli.main", *args]
+
+
+async def supervise(child: Child, *, min_backoff: float = 0.5, max_backoff: float = 30.0) -> None:
+    """Run `child` until cancelled, restarting it when it exits."""
+    backoff = min_backoff
+    while True:
+        proc = await asyncio.create_subprocess_exec(*child.argv, stdin=asyncio.subprocess.DEVNULL)
+        log.info("started %s (pid %d)", child.name, proc.pid)
+        try:
+            started = asyncio.get_running_loop().time()
+            code = await proc.wait()
+        except asyncio.CancelledError:
+            await _stop(proc)
+            raise
+        ran = asyncio.get_running_loop().time() - started
+        backoff = min_backoff if ran > 60 else min(backoff * 2, max_backoff)
+        log.warning("%s exited with %s; restarting in %.1fs", child.name, code, backoff)
+        await asyncio.sleep(backoff)
+
+
+async def _stop(proc: asyncio.subprocess.Process, grace: float = 10.0) -> None:
+    if proc.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(asyncio.shield(proc.wait()), grace)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGKILL)
+        await proc.wait()

@@ -4,6 +4,8 @@
   mirrors it.
 - Priority: `priorityClassName` resolves to `spec.priority` (and preemptionPolicy); a pod naming a class
   that does not exist is refused; without a name, the global-default class applies, else priority 0.
+- DefaultTolerationSeconds: a pod that does not tolerate the `not-ready` / `unreachable` NoExecute taints
+  gets tolerations for them of 300 s, so it is evicted five minutes after its node is lost.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class PodDefaults:
         spec["serviceAccountName"] = sa
         spec["serviceAccount"] = sa
         await self._priority(spec=spec, obj=obj)
+        _default_tolerations(spec)
 
     async def _priority(self, *, spec: dict[str, Any], obj: dict[str, Any]) -> None:
         name = spec.get("priorityClassName")
@@ -75,3 +78,21 @@ class PodDefaults:
             spec.setdefault("preemptionPolicy", default.get("preemptionPolicy", "PreemptLowerPriority"))
         else:
             spec.setdefault("priority", 0)
+
+
+DEFAULT_TOLERATION_SECONDS = 300
+_NODE_LOST_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
+
+
+def _default_tolerations(spec: dict[str, Any]) -> None:
+    tolerations = list(spec.get("tolerations") or [])
+    for key in _NODE_LOST_TAINTS:
+        covered = any(
+            (t.get("key") == key or (not t.get("key") and t.get("operator") == "Exists"))
+            and t.get("effect") in (None, "", "NoExecute")
+            for t in tolerations
+        )
+        if not covered:
+            tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute",
+                                "tolerationSeconds": DEFAULT_TOLERATION_SECONDS})
+    spec["tolerations"] = tolerations

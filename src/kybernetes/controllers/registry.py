@@ -1,6 +1,13 @@
 """The controllers the manager knows: name → module (each module has `new(ctx) -> Controller`)."""
 
 CONTROLLERS: dict[str, str] = {
+    "namespace": "kybernetes.controllers.namespace",
+    "serviceaccount": "kybernetes.controllers.serviceaccount",
+    "root-ca-cert-publisher": "kybernetes.controllers.serviceaccount.rootca",
+    "garbage-collector": "kybernetes.controllers.garbagecollector",
+    "endpoints": "kybernetes.controllers.endpoints",
+    "endpointslice": "kybernetes.controllers.endpointslice",
+    "pod-garbage-collector": "kybernetes.controllers.podgc",
     "job": "kybernetes.controllers.job",
     "cronjob": "kybernetes.controllers.cronjob",
     "daemonset": "kybernetes.controllers.daemonset",

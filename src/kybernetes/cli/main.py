@@ -16,6 +16,7 @@ from kybernetes import KUBE_GIT_VERSION, __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "server": ("kybernetes.cmd.server", "run the control plane: API server, and the components beside it"),
     "controller-manager": ("kybernetes.cmd.controller_manager", "run the controllers against an API server"),
+    "simulate": ("kybernetes.cmd.simulate", "simulate nodes (kwok-style) on any Kubernetes-compatible cluster"),
 }
 
 

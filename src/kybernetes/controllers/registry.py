@@ -1,6 +1,9 @@
 """The controllers the manager knows: name → module (each module has `new(ctx) -> Controller`)."""
 
 CONTROLLERS: dict[str, str] = {
+    "replicaset": "kybernetes.controllers.replicaset",
+    "replicationcontroller": "kybernetes.controllers.replicaset.rc",
+    "deployment": "kybernetes.controllers.deployment",
     "namespace": "kybernetes.controllers.namespace",
     "serviceaccount": "kybernetes.controllers.serviceaccount",
     "root-ca-cert-publisher": "kybernetes.controllers.serviceaccount.rootca",

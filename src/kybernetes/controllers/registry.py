@@ -1,6 +1,11 @@
 """The controllers the manager knows: name → module (each module has `new(ctx) -> Controller`)."""
 
 CONTROLLERS: dict[str, str] = {
+    "node-lifecycle": "kybernetes.controllers.nodelifecycle",
+    "node-ipam": "kybernetes.controllers.nodeipam",
+    "horizontal-pod-autoscaler": "kybernetes.controllers.podautoscaler",
+    "disruption": "kybernetes.controllers.disruption",
+    "resourcequota": "kybernetes.controllers.resourcequota",
     "replicaset": "kybernetes.controllers.replicaset",
     "replicationcontroller": "kybernetes.controllers.replicaset.rc",
     "deployment": "kybernetes.controllers.deployment",

@@ -85,13 +85,20 @@ class Strategy:
         return bool(new["metadata"].get("deletionTimestamp")) and not old["metadata"].get("deletionTimestamp")
 
     def prepare_for_status_update(self, *, new: dict[str, Any], old: dict[str, Any]) -> None:
-        """The status subresource changes only status: everything else is taken from the stored object."""
+        """The status subresource changes status (and annotations, as Kubernetes' status strategies
+        allow — controllers record e.g. a Deployment's revision that way); everything else is taken from
+        the stored object."""
         status = new.get("status")
+        annotations = new.get("metadata", {}).get("annotations")
         kept = copy.deepcopy(old)
         if status is None:
             kept.pop("status", None)
         else:
             kept["status"] = status
+        if annotations:
+            kept["metadata"]["annotations"] = annotations
+        else:
+            kept["metadata"].pop("annotations", None)
         new.clear()
         new.update(kept)
 

@@ -50,7 +50,7 @@ from kybernetes.apiserver.registry.reviews import ReviewHandler, review_handlers
 from kybernetes.apiserver.registry.secrets import SecretStrategy
 from kybernetes.apiserver.registry.serviceaccounts import token_handler
 from kybernetes.apiserver.registry.services import Allocator, ServiceStrategy
-from kybernetes.apiserver.registry.strategy import Strategy
+from kybernetes.apiserver.registry.strategy import NodeStrategy, Strategy
 from kybernetes.apiserver.requestinfo import parse_request_info
 from kybernetes.apiserver.rest import Admission, RequestContext, ResourceREST
 from kybernetes.apiserver.watchcache import CacheHub, WatchCache
@@ -146,6 +146,8 @@ class APIServer:
                 return NamespaceStrategy(info)
             if info.plural == "secrets":
                 return SecretStrategy(info)
+            if info.plural == "nodes":
+                return NodeStrategy(info)
         return Strategy(info)
 
     def _subresources(self) -> dict[tuple[str, str], SubresourceHandler]:

@@ -15,6 +15,7 @@ from kybernetes import KUBE_GIT_VERSION, __version__
 # name → (module with add_arguments(parser) and run(args) -> int, help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "server": ("kybernetes.cmd.server", "run the control plane: API server, and the components beside it"),
+    "scheduler": ("kybernetes.cmd.scheduler", "run the scheduler (binds pending pods to nodes)"),
     "controller-manager": ("kybernetes.cmd.controller_manager", "run the controllers against an API server"),
     "simulate": ("kybernetes.cmd.simulate", "simulate nodes (kwok-style) on any Kubernetes-compatible cluster"),
 }

@@ -47,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # Control-plane components `kyb server` runs as child processes, each a client of the API server with an
 # identity of its own (the names Kubernetes gives them, so RBAC rules written for Kubernetes apply).
 COMPONENTS: dict[str, str] = {
+    "scheduler": "system:kube-scheduler",
     "controller-manager": "system:kube-controller-manager",
 }
 

@@ -133,3 +133,14 @@ class Strategy:
 
     async def after_delete(self, *, ctx: RequestContext, obj: dict[str, Any]) -> None:
         """Release what the object held (allocations)."""
+
+
+class NodeStrategy(Strategy):
+    """Nodes keep the status they are created with: a kubelet registers its node with capacity,
+    addresses and conditions in one create, as Kubernetes allows."""
+
+    def prepare_for_create(self, *, obj: dict[str, Any]) -> None:
+        status = obj.get("status")
+        super().prepare_for_create(obj=obj)
+        if status:
+            obj["status"] = status

@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cluster-cidr", default="10.244.0.0/16")
     parser.add_argument("--node-monitor-grace-period", default="40", help="seconds")
     parser.add_argument("--terminated-pod-gc-threshold", default="12500")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="any controller option by name (e.g. node-monitor-period=5s); repeatable")
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -37,6 +39,11 @@ async def serve(args: argparse.Namespace) -> None:
         "node-monitor-grace-period": args.node_monitor_grace_period,
         "terminated-pod-gc-threshold": args.terminated_pod_gc_threshold,
     }
+    for item in args.option:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"error: --option wants KEY=VALUE, got {item!r}")
+        options[key] = value
     async with Client(config) as client:
         await run_controller_manager(client=client, identity=identity, names=names,
                                      leader_elect=args.leader_elect == "true", workers=args.workers,

@@ -12,8 +12,14 @@ need_apt=()
 command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 command -v unzip >/dev/null || need_apt+=(unzip)
+# Real containers: runc and conmon (as CRI-O uses), busybox for the images the tests build.
+command -v runc >/dev/null || need_apt+=(runc)
+command -v conmon >/dev/null || need_apt+=(conmon)
+command -v ip >/dev/null || need_apt+=(iproute2)
 if [ "$with_test" = 1 ]; then
   command -v etcd >/dev/null || need_apt+=(etcd-server)
+  [ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || need_apt+=(busybox-static)
+  command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive

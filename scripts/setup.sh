@@ -18,7 +18,7 @@ command -v conmon >/dev/null || need_apt+=(conmon)
 command -v ip >/dev/null || need_apt+=(iproute2)
 if [ "$with_test" = 1 ]; then
   command -v etcd >/dev/null || need_apt+=(etcd-server)
-  [ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || need_apt+=(busybox-static)
+  dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)  # a static binary to build images from
   command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then

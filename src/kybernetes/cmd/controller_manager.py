@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import signal
 import socket
-import sys
 import uuid
 
 from kybernetes.client import Client, load_config
+from kybernetes.cmd.runner import run_until_signalled, setup_logging
 from kybernetes.controllers.manager import run_controller_manager
 from kybernetes.controllers.registry import CONTROLLERS
 
@@ -51,21 +49,6 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
-    import uvloop
-
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        loop = runner.get_loop()
-        task = loop.create_task(serve(args))
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, task.cancel)
-        try:
-            runner.run(_wait(task))
-        except asyncio.CancelledError:
-            pass
+    setup_logging()
+    run_until_signalled(serve(args))
     return 0
-
-
-async def _wait(task: asyncio.Task[None]) -> None:
-    await task

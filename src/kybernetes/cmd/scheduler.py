@@ -10,13 +10,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
-import signal
 import socket
-import sys
 import uuid
 
 from kybernetes.client import Client, LeaderElector, SharedInformerFactory, load_config
+from kybernetes.cmd.runner import run_until_signalled, setup_logging
 from kybernetes.scheduler import Scheduler, SchedulerConfig
 
 log = logging.getLogger("kybernetes.scheduler")
@@ -68,26 +66,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=os.environ.get("KYB_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    try:
-        import uvloop
-
-        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    except ImportError:  # pragma: no cover - uvloop is a dependency; plain asyncio still works
-        runner = asyncio.Runner()
-    with runner:
-        loop = runner.get_loop()
-        task = loop.create_task(serve(args))
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, task.cancel)
-        try:
-            runner.run(_wait(task))
-        except asyncio.CancelledError:
-            pass
+    setup_logging()
+    run_until_signalled(serve(args))
     log.info("kyb scheduler stopped")
     return 0
-
-
-async def _wait(task: asyncio.Task[None]) -> None:
-    await task

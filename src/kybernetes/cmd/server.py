@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
-import sys
 from pathlib import Path
 
 from kybernetes.apiserver.auth import (
@@ -27,6 +25,7 @@ from kybernetes.apiserver.auth import (
 )
 from kybernetes.apiserver.auth.kubeconfig import write_kubeconfig
 from kybernetes.apiserver.server import APIServer, ServerConfig, tls_site_factory
+from kybernetes.cmd.runner import run_until_signalled, setup_logging
 from kybernetes.cmd.supervisor import Child, kyb_argv, supervise
 from kybernetes.storage.factory import open_store
 
@@ -119,26 +118,7 @@ async def serve(args: argparse.Namespace, host: str, port: int, advertise: str, 
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
-    try:
-        import uvloop
-
-        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    except ImportError:  # pragma: no cover - uvloop is a dependency; plain asyncio still works
-        runner = asyncio.Runner()
-    with runner:
-        loop = runner.get_loop()
-        task = loop.create_task(serve(args, *prepare(args)))
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, task.cancel)
-        try:
-            runner.run(_wait(task))
-        except asyncio.CancelledError:
-            pass
+    setup_logging()
+    run_until_signalled(serve(args, *prepare(args)))
     log.info("kyb server stopped")
     return 0
-
-
-async def _wait(task: asyncio.Task[None]) -> None:
-    await task

@@ -12,12 +12,12 @@ import argparse
 import asyncio
 import dataclasses
 import logging
-import signal
 import string
 import sys
 import time
 
 from kybernetes.client import Client, KubeConfigError, load_config
+from kybernetes.cmd.runner import run_until_signalled, setup_logging
 from kybernetes.kubelet.simulator import Simulator, SimulatorOptions, node_specs, parse_labels, parse_taints
 
 log = logging.getLogger("kybernetes.simulate")
@@ -100,8 +100,7 @@ async def simulate(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    setup_logging()
     if args.nodes < 0:
         print("error: --nodes must be >= 0", file=sys.stderr)
         return 2
@@ -112,26 +111,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     try:
-        import uvloop
-
-        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    except ImportError:  # pragma: no cover - uvloop is a dependency; plain asyncio still works
-        runner = asyncio.Runner()
-    with runner:
-        loop = runner.get_loop()
-        task = loop.create_task(simulate(args))
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, task.cancel)
-        try:
-            runner.run(_wait(task))
-        except asyncio.CancelledError:
-            pass
-        except KubeConfigError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 1
+        run_until_signalled(simulate(args))
+    except KubeConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     log.info("kyb simulate stopped")
     return 0
 
 
-async def _wait(task: asyncio.Task[None]) -> None:
-    await task

@@ -24,9 +24,9 @@ from kybernetes.api.models.core_v1 import Pod
 from kybernetes.client import Client, SharedInformerFactory, load_config
 from kybernetes.controllers import cronjob, daemonset, job, statefulset
 from kybernetes.controllers.base import ControllerContext
+from kybernetes.controllers.common import WallClock
 from kybernetes.controllers.cronjob.controller import CronJobController
 from kybernetes.controllers.daemonset.placement import target_node
-from kybernetes.controllers.job.podcontrol import WallClock
 from kybernetes.machinery.errors import ConflictError, NotFoundError, StatusError
 from kybernetes.machinery.timefmt import format_rfc3339
 

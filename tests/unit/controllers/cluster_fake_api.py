@@ -22,19 +22,8 @@ from kybernetes.client import EventRecorder, ObjectList, SharedInformerFactory, 
 from kybernetes.client.resource import info_for_model
 from kybernetes.machinery.errors import ConflictError, NotFoundError, StatusError
 from kybernetes.machinery.labels import selector_from_api
+from kybernetes.machinery.patch.json_patches import merge_values
 from kybernetes.machinery.timefmt import now_rfc3339
-
-
-def _merge(target: Any, patch: Any) -> Any:
-    if not isinstance(patch, dict) or not isinstance(target, dict):
-        return patch
-    out = dict(target)
-    for k, v in patch.items():
-        if v is None:
-            out.pop(k, None)
-        else:
-            out[k] = _merge(out.get(k), v)
-    return out
 
 
 class FakeResource:
@@ -115,7 +104,7 @@ class FakeResource:
         self.api.check_failure("patch")
         current = self._get(name, namespace)
         self.api.writes.append(("patch", self.info.plural, self._key(name, namespace)))
-        merged = _merge(msgspec.to_builtins(current), patch)
+        merged = merge_values(msgspec.to_builtins(current), patch)
         return self._store(msgspec.convert(merged, self.model), event="MODIFIED")
 
     async def delete(self, *, name: str, namespace: str | None = None, **_: Any) -> None:

@@ -39,7 +39,7 @@ NOW = wall_clock(CLOCK)
 async def test_slow_start_doubles_batches_and_stops_at_the_first_failing_batch() -> None:
     calls = in_flight = peak = 0
 
-    async def action() -> None:
+    async def action(_index: int) -> None:
         nonlocal calls, in_flight, peak
         calls += 1
         number = calls
@@ -59,7 +59,7 @@ async def test_slow_start_doubles_batches_and_stops_at_the_first_failing_batch()
 async def test_slow_start_all_successful() -> None:
     counter = 0
 
-    async def action() -> None:
+    async def action(_index: int) -> None:
         nonlocal counter
         counter += 1
 

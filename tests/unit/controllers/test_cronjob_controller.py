@@ -92,7 +92,7 @@ def jobs(h: Harness) -> list[str]:
 
 
 def finish(h: Harness, name: str, state: str = "Complete") -> None:
-    stamp = h.wall.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = h.wall().strftime("%Y-%m-%dT%H:%M:%SZ")
     h.cluster.set_status(Job, f"{NS}/{name}", conditions=[
         {"type": state, "status": "True", "lastTransitionTime": stamp}],
         startTime=stamp, **({"completionTime": stamp} if state == "Complete" else {}))

@@ -11,8 +11,8 @@ from workload_fakes import Harness
 
 from kybernetes.api.models.apps_v1 import ControllerRevision, DaemonSet
 from kybernetes.api.models.core_v1 import Node, Pod, PodTemplateSpec, Taint, Toleration
+from kybernetes.controllers.common.revisions import revision_hash, safe_encode
 from kybernetes.controllers.daemonset import DaemonSetController
-from kybernetes.controllers.daemonset.history import revision_hash, safe_encode
 from kybernetes.controllers.daemonset.placement import should_run, target_node, tolerates
 
 NS = "kube-system"

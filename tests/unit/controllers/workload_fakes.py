@@ -28,23 +28,12 @@ from kybernetes.api.models.core_v1 import Pod
 from kybernetes.client import FakeClock, ObjectList, SharedInformerFactory, WatchEvent
 from kybernetes.client.resource import info_for_model
 from kybernetes.controllers.base import ControllerContext
-from kybernetes.controllers.job.podcontrol import WallClock
+from kybernetes.controllers.common import WallClock
 from kybernetes.machinery.errors import AlreadyExistsError, ConflictError, NotFoundError
+from kybernetes.machinery.patch.json_patches import merge_values
 from kybernetes.machinery.timefmt import format_rfc3339
 
 START = datetime(2024, 5, 1, 12, 0, 30, tzinfo=UTC)
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = dict(target) if isinstance(target, dict) else {}
-    for k, v in patch.items():
-        if v is None:
-            out.pop(k, None)
-        else:
-            out[k] = merge_patch(out.get(k), v)
-    return out
 
 
 @dataclass
@@ -141,7 +130,7 @@ class FakeCluster:
 
     def set_status(self, model: type, key: str, **status: Any) -> None:
         data = self.kind(model).objects[key]
-        data["status"] = merge_patch(data.get("status") or {}, status)
+        data["status"] = merge_values(data.get("status") or {}, status)
         self.bump(data)
         self.emit(model, "MODIFIED", data)
 
@@ -150,7 +139,7 @@ class FakeCluster:
         data = self.kind(Pod).objects[key]
         if node:
             data["spec"]["nodeName"] = node
-        stamp = format_rfc3339(self.wall.now())
+        stamp = format_rfc3339(self.wall())
         data["status"] = {"phase": phase, "conditions": [
             {"type": "Ready", "status": "True" if ready else "False", "lastTransitionTime": stamp}]}
         self.bump(data)
@@ -163,7 +152,7 @@ class FakeCluster:
 
     def _new_meta(self, meta: dict[str, Any]) -> None:
         meta["uid"] = f"uid-{next(self.uids)}"
-        meta["creationTimestamp"] = format_rfc3339(self.wall.now())
+        meta["creationTimestamp"] = format_rfc3339(self.wall())
         meta.setdefault("generation", 1)
 
 
@@ -281,7 +270,7 @@ class FakeResource:
         want_rv = (patch.get("metadata") or {}).get("resourceVersion")
         if want_rv and want_rv != old["metadata"]["resourceVersion"]:
             raise ConflictError.stale(resource=self.info.plural, group=self.info.group, name=name)
-        return self._store(key, merge_patch(old, patch), "patch")
+        return self._store(key, merge_values(old, patch), "patch")
 
     async def delete(self, *, name: str, namespace: str | None = None, preconditions: Any = None,
                      **_: Any) -> Any:
@@ -294,7 +283,7 @@ class FakeResource:
         self.cluster.writes.append(("delete", self.info.kind, name))
         if old["metadata"].get("finalizers"):
             if not old["metadata"].get("deletionTimestamp"):
-                old["metadata"]["deletionTimestamp"] = format_rfc3339(self.cluster.wall.now())
+                old["metadata"]["deletionTimestamp"] = format_rfc3339(self.cluster.wall())
                 self.cluster.bump(old)
                 self.cluster.emit(self.model, "MODIFIED", old)
             return self._out(old)

@@ -12,6 +12,9 @@ An object has at most one ownerReference with `controller: true`; that owner is 
   let the garbage collector delete the object);
 * objects controlled by someone else are left alone.
 
+`controller_key(obj, kind=)` is the work-queue key of an object's controller, what a child's event handler
+enqueues.
+
 Adoption and release are merge patches that carry the object's resourceVersion, so they are compare-and-
 swap: if the object changed meanwhile the patch fails with a conflict and the sync is retried.
 
@@ -27,6 +30,7 @@ from typing import Any, TypeVar
 from kybernetes.api.models.meta_v1 import OwnerReference
 from kybernetes.controllers.common.interfaces import ObjectWriter
 from kybernetes.controllers.common.pods import is_terminating, labels_of
+from kybernetes.controllers.common.wire import key_of
 from kybernetes.machinery.errors import ConflictError, NotFoundError, StatusError
 from kybernetes.machinery.labels import LabelSelector
 
@@ -45,6 +49,15 @@ def controller_ref(obj: Any) -> OwnerReference | None:
         if ref.controller:
             return ref
     return None
+
+
+def controller_key(obj: Any, *, kind: str) -> str | None:
+    """The informer key of `obj`'s controller when that is a `kind` (in `obj`'s namespace), else None."""
+    ref = controller_ref(obj)
+    meta = getattr(obj, "metadata", None)
+    if ref is None or ref.kind != kind or not ref.name or meta is None:
+        return None
+    return key_of(meta.namespace, ref.name)
 
 
 def is_controlled_by(obj: Any, owner: Any) -> bool:

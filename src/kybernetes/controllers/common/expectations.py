@@ -45,16 +45,21 @@ class Expectations:
             return True
         return self.clock.now() - record.set_at > self.ttl
 
+    def expect(self, key: str, *, adds: int = 0, deletes: Iterable[str] = ()) -> None:
+        """Replace the record of `key`: `adds` creations and the deletion of the pods keyed `deletes`."""
+        self._records[key] = _Record(adds=adds, deletes=set(deletes), set_at=self.clock.now())
+
     def expect_creations(self, key: str, count: int) -> None:
-        self._records[key] = _Record(adds=count, set_at=self.clock.now())
+        self.expect(key, adds=count)
 
     def expect_deletions(self, key: str, pod_keys: Iterable[str]) -> None:
-        self._records[key] = _Record(adds=0, deletes=set(pod_keys), set_at=self.clock.now())
+        self.expect(key, deletes=pod_keys)
 
-    def creation_observed(self, key: str) -> None:
+    def creation_observed(self, key: str, *, count: int = 1) -> None:
+        """`count` creations came back (or will never come: the write failed or was not attempted)."""
         record = self._records.get(key)
         if record is not None and record.adds > 0:
-            record.adds -= 1
+            record.adds = max(record.adds - count, 0)
 
     def deletion_observed(self, key: str, pod_key: str) -> None:
         record = self._records.get(key)

@@ -25,7 +25,7 @@ import msgspec
 
 from kybernetes.api.models.meta_v1 import ObjectMeta, Preconditions
 from kybernetes.client.store import IndexFunc, Store, object_key
-from kybernetes.controllers.common.wallclock import WallClock
+from kybernetes.controllers.common.wallclock import Now
 from kybernetes.machinery.errors import AlreadyExistsError, ConflictError, NotFoundError, StatusError
 from kybernetes.machinery.patch.json_patches import apply_merge_patch
 from kybernetes.machinery.timefmt import format_rfc3339
@@ -90,7 +90,7 @@ class FakeWriter(Generic[T]):
         resource: str,
         group: str = "",
         informer: FakeInformer[T] | None = None,
-        now: WallClock,
+        now: Now,
         echo: bool = True,
         graceful_delete: bool = False,
     ) -> None:

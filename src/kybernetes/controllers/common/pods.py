@@ -1,5 +1,6 @@
 """Pods as workload controllers see them: active or not, ready, available, and new ones from a template.
 
+* Phase: `pod_phase` (an unset phase is `Pending`); terminal: `Succeeded` or `Failed`.
 * Active: not terminating (no `deletionTimestamp`) and not finished (`Succeeded` / `Failed`). Only active
   pods count towards a controller's replicas.
 * Ready: the `Ready` condition is `True`.
@@ -7,7 +8,8 @@
   (so with `minReadySeconds: 0` ready means available). `available_at` says when a ready pod will become
   available, so a controller can requeue itself for that moment instead of polling.
 * `pod_from_template` builds the pod a controller creates: the template's labels, annotations, finalizers
-  and spec, `generateName: <owner>-` and a controller ownerReference with `blockOwnerDeletion`.
+  and spec, `generateName: <owner>-` (or a fixed `name`, as StatefulSets want) and a controller
+  ownerReference with `blockOwnerDeletion`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from kybernetes.api.models.core_v1 import Pod, PodCondition, PodTemplateSpec
 from kybernetes.api.models.meta_v1 import ObjectMeta, OwnerReference
-from kybernetes.machinery.timefmt import parse_rfc3339
+from kybernetes.controllers.common.wallclock import parse_time
 
 POD_SUCCEEDED = "Succeeded"
 POD_FAILED = "Failed"
@@ -37,9 +39,18 @@ def is_terminating(obj: Any) -> bool:
     return meta is not None and meta.deletion_timestamp is not None
 
 
+def pod_phase(pod: Pod) -> str:
+    return (pod.status.phase if pod.status is not None else None) or "Pending"
+
+
+def is_pod_terminal(pod: Pod) -> bool:
+    """Finished: `Succeeded` or `Failed` (it will not run again)."""
+    return pod_phase(pod) in (POD_SUCCEEDED, POD_FAILED)
+
+
 def is_pod_active(pod: Pod) -> bool:
-    phase = pod.status.phase if pod.status is not None else None
-    return phase not in (POD_SUCCEEDED, POD_FAILED) and not is_terminating(pod)
+    """Neither finished nor being deleted (what controllers count as a live replica)."""
+    return not is_pod_terminal(pod) and not is_terminating(pod)
 
 
 def ready_condition(pod: Pod) -> PodCondition | None:
@@ -59,12 +70,9 @@ def is_pod_ready(pod: Pod) -> bool:
 def ready_since(pod: Pod) -> datetime | None:
     """When the pod last became ready (None when it is not ready or the time is unknown)."""
     condition = ready_condition(pod)
-    if condition is None or condition.status != "True" or not condition.last_transition_time:
+    if condition is None or condition.status != "True":
         return None
-    try:
-        return parse_rfc3339(condition.last_transition_time)
-    except ValueError:
-        return None
+    return parse_time(condition.last_transition_time)
 
 
 def available_at(pod: Pod, *, min_ready_seconds: int) -> datetime | None:
@@ -93,9 +101,11 @@ def generate_name_prefix(owner_name: str) -> str:
 
 
 def pod_from_template(
-    *, template: PodTemplateSpec, owner_ref: OwnerReference, namespace: str, owner_name: str
+    *, template: PodTemplateSpec, owner_ref: OwnerReference, namespace: str | None, owner_name: str,
+    name: str | None = None,
 ) -> Pod:
-    """The pod a controller creates from its template (the server picks the name from `generateName`).
+    """The pod a controller creates from its template: named `name`, or else by the server from
+    `generateName`.
 
     The template's spec object is shared, not copied: it is only encoded, never changed.
     """
@@ -104,7 +114,8 @@ def pod_from_template(
         api_version="v1",
         kind="Pod",
         metadata=ObjectMeta(
-            generate_name=generate_name_prefix(owner_name),
+            name=name,
+            generate_name=None if name else generate_name_prefix(owner_name),
             namespace=namespace,
             labels=dict(meta.labels) if meta.labels else None,
             annotations=dict(meta.annotations) if meta.annotations else None,

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from kybernetes.api.models.core_v1 import Pod
 from kybernetes.controllers.common.pods import is_pod_ready, ready_since
-from kybernetes.machinery.timefmt import parse_rfc3339
+from kybernetes.controllers.common.wallclock import parse_time
 
 DELETION_COST_ANNOTATION = "controller.kubernetes.io/pod-deletion-cost"
 
@@ -34,13 +34,7 @@ def _deletion_cost(pod: Pod) -> int:
 
 
 def _created(pod: Pod) -> datetime | None:
-    stamp = pod.metadata.creation_timestamp if pod.metadata else None
-    if not stamp:
-        return None
-    try:
-        return parse_rfc3339(stamp)
-    except ValueError:
-        return None
+    return parse_time(pod.metadata.creation_timestamp if pod.metadata else None)
 
 
 def _restarts(pod: Pod) -> int:

@@ -13,9 +13,10 @@ SLOW_START_INITIAL_BATCH = 1
 
 
 async def slow_start_batch(
-    *, count: int, action: Callable[[], Awaitable[None]], initial: int = SLOW_START_INITIAL_BATCH
+    *, count: int, action: Callable[[int], Awaitable[None]], initial: int = SLOW_START_INITIAL_BATCH
 ) -> tuple[int, Exception | None]:
-    """Run `action` `count` times in growing batches; returns (successes, the first error or None).
+    """Run `action(i)` for i in 0, 1, ..., count - 1 in growing batches; returns (successes, the first error
+    or None).
 
     Calls within a batch run concurrently. The batch after a failing one is not started, so the callers
     can take back the expectations of everything not attempted (`count - successes`).
@@ -24,7 +25,8 @@ async def slow_start_batch(
     successes = 0
     batch = min(remaining, max(initial, 1))
     while batch > 0:
-        results = await asyncio.gather(*(action() for _ in range(batch)), return_exceptions=True)
+        start = count - remaining
+        results = await asyncio.gather(*(action(start + i) for i in range(batch)), return_exceptions=True)
         errors: list[Exception] = []
         for result in results:
             if isinstance(result, Exception):

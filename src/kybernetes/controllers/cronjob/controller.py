@@ -26,10 +26,20 @@ import msgspec
 
 from kybernetes.api.models.batch_v1 import CronJob, CronJobStatus, Job
 from kybernetes.api.models.core_v1 import ObjectReference
-from kybernetes.client import INDEX_OWNER_UID, WorkQueue, owner_uid_index, run_workers
+from kybernetes.client import INDEX_OWNER_UID, WorkQueue, object_key, owner_uid_index
 from kybernetes.controllers.base import ControllerContext
+from kybernetes.controllers.common import (
+    WallClock,
+    controller_key,
+    from_wire,
+    is_controlled_by,
+    key_of,
+    new_controller_ref,
+    parse_time,
+    wire,
+)
+from kybernetes.controllers.common.queue import run_queue
 from kybernetes.controllers.cronjob.schedule import Schedule, ScheduleError
-from kybernetes.controllers.job import podcontrol as pc
 from kybernetes.controllers.job.controller import condition, is_finished
 from kybernetes.machinery.errors import AlreadyExistsError, NotFoundError
 from kybernetes.machinery.timefmt import format_rfc3339
@@ -48,8 +58,8 @@ def job_name(cronjob: str, scheduled: datetime) -> str:
 class CronJobController:
     name = "cronjob-controller"
 
-    def __init__(self, *, ctx: ControllerContext, wall: pc.WallClock | None = None) -> None:
-        self.wall = wall or pc.WallClock(clock=ctx.clock)
+    def __init__(self, *, ctx: ControllerContext, wall: WallClock | None = None) -> None:
+        self.wall = wall or WallClock(clock=ctx.clock)
         self.cronjobs = ctx.informers.informer(CronJob)
         self.jobs = ctx.informers.informer(Job, indexers={INDEX_OWNER_UID: owner_uid_index})
         self.cronjob_api = ctx.client.resource(CronJob)
@@ -62,27 +72,23 @@ class CronJobController:
                               on_delete=self._job_changed)
 
     def _enqueue(self, cronjob: CronJob) -> None:
-        assert cronjob.metadata is not None
-        self.queue.add(pc.key_of(cronjob.metadata.namespace, cronjob.metadata.name or ""))
+        self.queue.add(object_key(cronjob))
 
     def _job_changed(self, job: Job) -> None:
-        ref = pc.controller_ref(job)
-        if ref is not None and ref.kind == "CronJob" and ref.name and job.metadata is not None:
-            self.queue.add(pc.key_of(job.metadata.namespace, ref.name))
+        key = controller_key(job, kind="CronJob")
+        if key is not None:
+            self.queue.add(key)
 
     async def run(self, *, workers: int) -> None:
-        try:
-            await run_workers(queue=self.queue, sync=self.sync, workers=workers)
-        finally:
-            self.queue.shutdown()
+        await run_queue(queue=self.queue, sync=self.sync, workers=workers)
 
     async def sync(self, key: str) -> None:
         cronjob = self.cronjobs.get(key)
         if cronjob is None or cronjob.metadata is None or cronjob.spec is None:
             return
-        now = self.wall.now()
+        now = self.wall()
         jobs = [j for j in self.jobs.by_index(INDEX_OWNER_UID, cronjob.metadata.uid or "")
-                if pc.owned_by(j, cronjob)]
+                if is_controlled_by(j, cronjob)]
         status = msgspec.structs.replace(cronjob.status) if cronjob.status else CronJobStatus()
         self._reconcile_active(cronjob, status, jobs)
         if not cronjob.metadata.deletion_timestamp:
@@ -132,7 +138,7 @@ class CronJobController:
             return
         if spec.suspend:
             return
-        earliest = pc.parse_time(status.last_schedule_time) or pc.parse_time(meta.creation_timestamp) or now
+        earliest = parse_time(status.last_schedule_time) or parse_time(meta.creation_timestamp) or now
         if spec.starting_deadline_seconds is not None:
             earliest = max(earliest, now - timedelta(seconds=spec.starting_deadline_seconds))
         scheduled, missed = schedule.most_recent(earliest=earliest, now=now, cap=MISSED_CAP)
@@ -169,8 +175,8 @@ class CronJobController:
             created = await self.job_api.create(self._job_for(cronjob, name, scheduled))
         except AlreadyExistsError:
             # This time was run before (a previous sync whose status write was lost): just record it.
-            existing = self.jobs.get(pc.key_of(meta.namespace, name))
-            if existing is not None and pc.owned_by(existing, cronjob) and not is_finished(existing):
+            existing = self.jobs.get(key_of(meta.namespace, name))
+            if existing is not None and is_controlled_by(existing, cronjob) and not is_finished(existing):
                 if all(r.uid != existing.metadata.uid for r in status.active or []):  # type: ignore[union-attr]
                     status.active = [*(status.active or []), _reference(existing)]
             status.last_schedule_time = format_rfc3339(scheduled)
@@ -186,21 +192,21 @@ class CronJobController:
 
     def _job_for(self, cronjob: CronJob, name: str, scheduled: datetime) -> Job:
         assert cronjob.spec is not None and cronjob.metadata is not None
-        template = pc.wire(cronjob.spec.job_template) if cronjob.spec.job_template else {}
+        template = wire(cronjob.spec.job_template) if cronjob.spec.job_template else {}
         meta: dict[str, Any] = template.get("metadata") or {}
         annotations = dict(meta.get("annotations") or {})
         annotations[SCHEDULED_TIMESTAMP] = format_rfc3339(scheduled)
-        owner = pc.owner_reference(api_version="batch/v1", kind="CronJob", owner=cronjob)
+        owner = new_controller_ref(cronjob, api_version="batch/v1", kind="CronJob")
         body: dict[str, Any] = {
             "apiVersion": "batch/v1", "kind": "Job",
             "metadata": {"name": name, "namespace": cronjob.metadata.namespace,
                          "labels": dict(meta.get("labels") or {}), "annotations": annotations,
-                         "ownerReferences": [pc.wire(owner)]},
+                         "ownerReferences": [wire(owner)]},
             "spec": template.get("spec") or {},
         }
         if not body["metadata"]["labels"]:
             del body["metadata"]["labels"]
-        return pc.from_wire(body, Job)
+        return from_wire(body, Job)
 
     async def _write_status(self, cronjob: CronJob, status: CronJobStatus) -> None:
         updated = msgspec.structs.replace(cronjob, status=status)

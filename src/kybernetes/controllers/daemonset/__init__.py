@@ -1,5 +1,5 @@
-"""The DaemonSet controller (`controller.py`), node placement (`placement.py`) and ControllerRevision
-history (`history.py`, shared with the StatefulSet controller). Registry name: "daemonset"."""
+"""The DaemonSet controller (`controller.py`) and node placement (`placement.py`); ControllerRevision
+history is `common/revisions.py` (shared with the StatefulSet controller). Registry name: "daemonset"."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 `sync(namespace/name)`:
 
-1. The template's ControllerRevision is found or created (`history.py`); its hash labels new pods
+1. The template's ControllerRevision is found or created (`common/revisions.py`); its hash labels new pods
    (`controller-revision-hash`, plus `pod-template-generation`).
 2. Per node (`placement.py`): a node that should run the pod and has none gets one (created in slow-start
    batches, pinned by node affinity so the scheduler binds it there); failed pods are deleted to be
@@ -20,6 +20,7 @@ change (all DaemonSets, since a label or taint can change where each belongs).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -29,10 +30,28 @@ import msgspec
 
 from kybernetes.api.models.apps_v1 import ControllerRevision, DaemonSet, DaemonSetStatus
 from kybernetes.api.models.core_v1 import Node, Pod
-from kybernetes.client import INDEX_OWNER_UID, WorkQueue, owner_uid_index, run_workers
+from kybernetes.client import INDEX_OWNER_UID, WorkQueue, object_key, owner_uid_index
 from kybernetes.controllers.base import ControllerContext
-from kybernetes.controllers.daemonset import history, placement
-from kybernetes.controllers.job import podcontrol as pc
+from kybernetes.controllers.common import (
+    Expectations,
+    WallClock,
+    controller_key,
+    from_wire,
+    is_controlled_by,
+    is_pod_available,
+    is_pod_ready,
+    is_terminating,
+    key_of,
+    new_controller_ref,
+    pod_from_template,
+    pod_phase,
+    scaled_value,
+    slow_start_batch,
+    wire,
+)
+from kybernetes.controllers.common import revisions as history
+from kybernetes.controllers.common.queue import run_queue
+from kybernetes.controllers.daemonset import placement
 from kybernetes.machinery.errors import NotFoundError, StatusError
 
 log = logging.getLogger(__name__)
@@ -41,20 +60,10 @@ TEMPLATE_GENERATION_LABEL = "pod-template-generation"
 
 
 def scaled(value: int | str | None, *, total: int, default: int) -> int:
-    """An int-or-percent against `total`, rounded up (as DaemonSet rolling updates round)."""
-    if value is None:
-        return default
-    if isinstance(value, int):
-        return value
-    text = value.strip()
-    if text.endswith("%"):
-        try:
-            percent = int(text[:-1])
-        except ValueError:
-            return default
-        return -(-percent * total // 100)
+    """An int-or-percent against `total`, rounded up (as DaemonSet rolling updates round); `default` when
+    unset or malformed."""
     try:
-        return int(text)
+        return scaled_value(value, total=total, round_up=True, default=default)
     except ValueError:
         return default
 
@@ -62,8 +71,8 @@ def scaled(value: int | str | None, *, total: int, default: int) -> int:
 class DaemonSetController:
     name = "daemonset-controller"
 
-    def __init__(self, *, ctx: ControllerContext, wall: pc.WallClock | None = None) -> None:
-        self.wall = wall or pc.WallClock(clock=ctx.clock)
+    def __init__(self, *, ctx: ControllerContext, wall: WallClock | None = None) -> None:
+        self.wall = wall or WallClock(clock=ctx.clock)
         self.daemonsets = ctx.informers.informer(DaemonSet)
         self.pods = ctx.informers.informer(Pod, indexers={INDEX_OWNER_UID: owner_uid_index})
         self.nodes = ctx.informers.informer(Node)
@@ -73,7 +82,7 @@ class DaemonSetController:
         self.revision_api = ctx.client.resource(ControllerRevision)
         self.recorder = ctx.recorder("daemonset-controller")
         self.queue = WorkQueue(name="daemonset", clock=ctx.clock)
-        self.expectations = pc.Expectations(clock=ctx.clock)
+        self.expectations = Expectations(clock=ctx.clock)
         self.daemonsets.add_handler(on_add=self._enqueue, on_update=lambda _o, n: self._enqueue(n),
                                     on_delete=self._enqueue)
         self.pods.add_handler(on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted)
@@ -83,33 +92,28 @@ class DaemonSetController:
     # ---- handlers ------------------------------------------------------------------------------------
 
     def _enqueue(self, ds: DaemonSet) -> None:
-        assert ds.metadata is not None
-        self.queue.add(pc.key_of(ds.metadata.namespace, ds.metadata.name or ""))
+        self.queue.add(object_key(ds))
 
     def _owner_key(self, pod: Pod) -> str | None:
-        ref = pc.controller_ref(pod)
-        if ref is None or ref.kind != "DaemonSet" or not ref.name or pod.metadata is None:
-            return None
-        return pc.key_of(pod.metadata.namespace, ref.name)
+        return controller_key(pod, kind="DaemonSet")
 
     def _pod_added(self, pod: Pod) -> None:
         key = self._owner_key(pod)
         if key is not None:
-            self.expectations.observed_add(key)
+            self.expectations.creation_observed(key)
             self.queue.add(key)
 
     def _pod_updated(self, old: Pod, new: Pod) -> None:
         key = self._owner_key(new)
         if key is not None:
-            if pc.is_terminating(new) and not pc.is_terminating(old):
-                self.expectations.observed_delete(key)
+            if is_terminating(new) and not is_terminating(old):
+                self.expectations.deletion_observed(key, object_key(new))
             self.queue.add(key)
 
     def _pod_deleted(self, pod: Pod) -> None:
         key = self._owner_key(pod)
         if key is not None:
-            if not pc.is_terminating(pod):
-                self.expectations.observed_delete(key)
+            self.expectations.deletion_observed(key, object_key(pod))
             self.queue.add(key)
 
     def _node_changed(self, _node: Node) -> None:
@@ -117,10 +121,7 @@ class DaemonSetController:
             self._enqueue(ds)
 
     async def run(self, *, workers: int) -> None:
-        try:
-            await run_workers(queue=self.queue, sync=self.sync, workers=workers)
-        finally:
-            self.queue.shutdown()
+        await run_queue(queue=self.queue, sync=self.sync, workers=workers)
 
     # ---- sync ----------------------------------------------------------------------------------------
 
@@ -132,20 +133,15 @@ class DaemonSetController:
         if ds.metadata.deletion_timestamp:
             return
         status = msgspec.structs.replace(ds.status) if ds.status else DaemonSetStatus()
-        try:
-            revisions = await history.sync_revisions(
-                api=self.revision_api, informer=self.revisions, owner=ds, api_version="apps/v1",
-                kind="DaemonSet", template=ds.spec.template, collision_count=status.collision_count,
-            )
-        except history.HashCollisionError:
-            status.collision_count = (status.collision_count or 0) + 1
-            await self.ds_api.update_status(msgspec.structs.replace(ds, status=status))
-            raise
+        revisions = await history.owner_revisions(
+            api=self.revision_api, informer=self.revisions, owner=ds, kind="DaemonSet", status=status,
+            update_status=self.ds_api.update_status,
+        )
         current = revisions.current
         hash_ = ((current.metadata.labels if current.metadata else None) or {}).get(history.REVISION_HASH_LABEL, "")
-        now = self.wall.now()
+        now = self.wall()
         nodes = {n.metadata.name or "": n for n in self.nodes.list() if n.metadata}
-        pods = [p for p in self.pods.by_index(INDEX_OWNER_UID, ds.metadata.uid or "") if pc.owned_by(p, ds)]
+        pods = [p for p in self.pods.by_index(INDEX_OWNER_UID, ds.metadata.uid or "") if is_controlled_by(p, ds)]
         by_node: dict[str, list[Pod]] = {}
         for pod in pods:
             node = placement.target_node(pod)
@@ -186,8 +182,8 @@ class DaemonSetController:
         create: list[str] = []
         delete: list[Pod] = []
         for name, place in places.items():
-            live = [p for p in by_node.get(name, []) if not pc.is_terminating(p)]
-            failed = [p for p in live if pc.pod_phase(p) == "Failed"]
+            live = [p for p in by_node.get(name, []) if not is_terminating(p)]
+            failed = [p for p in live if pod_phase(p) == "Failed"]
             live = [p for p in live if p not in failed]
             if place.run and not live:
                 if failed:
@@ -204,7 +200,7 @@ class DaemonSetController:
                 new = [p for p in live if _hash(p) == hash_]
                 old = [p for p in live if _hash(p) != hash_]
                 keep = new[:1]
-                if surge > 0 and old and (not new or not pc.is_available(new[0], min_ready_seconds=min_ready, now=now)):
+                if surge > 0 and old and (not new or not is_pod_available(new[0], min_ready_seconds=min_ready, now=now)):
                     keep += old[:1]
                 if not keep:
                     keep = live[:1]
@@ -219,7 +215,7 @@ class DaemonSetController:
 
     @staticmethod
     def _split(pods: Sequence[Pod], hash_: str) -> tuple[Pod | None, Pod | None, bool]:
-        live = [p for p in pods if not pc.is_terminating(p)]
+        live = [p for p in pods if not is_terminating(p)]
         new = [p for p in live if _hash(p) == hash_]
         old = [p for p in live if _hash(p) != hash_]
         if len(new) > 1 or len(old) > 1:
@@ -239,10 +235,10 @@ class DaemonSetController:
             if not ok or (new is None) == (old is None):
                 unavailable += 1
             elif new is not None:
-                if not pc.is_available(new, min_ready_seconds=min_ready, now=now):
+                if not is_pod_available(new, min_ready_seconds=min_ready, now=now):
                     unavailable += 1
             elif old is not None:
-                if not pc.is_available(old, min_ready_seconds=min_ready, now=now):
+                if not is_pod_available(old, min_ready_seconds=min_ready, now=now):
                     replace.append(old)
                 elif unavailable < max_unavailable:
                     candidates.append(old)
@@ -265,11 +261,11 @@ class DaemonSetController:
             elif old is None:
                 continue
             elif new is None:
-                if not pc.is_available(old, min_ready_seconds=min_ready, now=now):
+                if not is_pod_available(old, min_ready_seconds=min_ready, now=now):
                     allowed.append(name)
                 elif surging < max_surge:
                     candidates.append(name)
-            elif not pc.is_available(new, min_ready_seconds=min_ready, now=now):
+            elif not is_pod_available(new, min_ready_seconds=min_ready, now=now):
                 surging += 1
             else:
                 delete.append(old)
@@ -279,29 +275,31 @@ class DaemonSetController:
     async def _apply(self, ds: DaemonSet, key: str, hash_: str, create: list[str], delete: list[Pod]) -> None:
         if not create and not delete:
             return
-        self.expectations.expect(key, adds=len(create), deletes=len(delete))
+        self.expectations.expect(key, adds=len(create), deletes=[object_key(p) for p in delete])
 
         async def delete_one(pod: Pod) -> None:
             assert pod.metadata is not None
             try:
                 await self.pod_api.delete(name=pod.metadata.name or "", namespace=pod.metadata.namespace)
             except NotFoundError:
-                self.expectations.observed_delete(key)
+                self.expectations.deletion_observed(key, object_key(pod))
                 return
             except StatusError:
-                self.expectations.observed_delete(key)
+                self.expectations.deletion_observed(key, object_key(pod))
                 raise
             self.recorder.event(ds, reason="SuccessfulDelete", message=f"Deleted pod: {pod.metadata.name}")
 
-        error = await pc.gather_errors([delete_one(p) for p in delete])
+        results = await asyncio.gather(*(delete_one(p) for p in delete), return_exceptions=True)
+        error: BaseException | None = next((r for r in results if isinstance(r, BaseException)), None)
 
         async def create_one(i: int) -> None:
             pod = await self.pod_api.create(self._pod_for(ds, create[i], hash_))
             self.recorder.event(ds, reason="SuccessfulCreate",
                                 message=f"Created pod: {pod.metadata.name if pod.metadata else ''}")
 
-        _, create_error = await pc.slow_start(
-            count=len(create), create=create_one, on_skipped=lambda n: self.expectations.lower(key, adds=n))
+        successes, create_error = await slow_start_batch(count=len(create), action=create_one)
+        # Not created (failed, or never attempted): no ADDED event will come for these.
+        self.expectations.creation_observed(key, count=len(create) - successes)
         error = error or create_error
         if error is not None:
             if create_error is not None:
@@ -310,23 +308,16 @@ class DaemonSetController:
 
     def _pod_for(self, ds: DaemonSet, node: str, hash_: str) -> Pod:
         assert ds.metadata is not None and ds.spec is not None and ds.spec.template is not None
-        template = pc.wire(ds.spec.template)
-        meta: dict[str, Any] = template.get("metadata") or {}
-        spec: dict[str, Any] = template.get("spec") or {}
-        labels = dict(meta.get("labels") or {})
+        owner = new_controller_ref(ds, api_version="apps/v1", kind="DaemonSet")
+        pod = wire(pod_from_template(template=ds.spec.template, owner_ref=owner, namespace=ds.metadata.namespace,
+                                     owner_name=ds.metadata.name or ""))
+        labels = pod["metadata"]["labels"] = dict(pod["metadata"].get("labels") or {})
         labels[history.REVISION_HASH_LABEL] = hash_
         labels[TEMPLATE_GENERATION_LABEL] = str(ds.metadata.generation or 1)
-        spec["tolerations"] = [pc.wire(t) for t in placement.daemon_tolerations(ds.spec.template)]
+        spec: dict[str, Any] = pod.setdefault("spec", {})
+        spec["tolerations"] = [wire(t) for t in placement.daemon_tolerations(ds.spec.template)]
         placement.pin_to_node(spec, node)
-        owner = pc.owner_reference(api_version="apps/v1", kind="DaemonSet", owner=ds)
-        body: dict[str, Any] = {
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {**pc.meta_dict(ds.spec.template.metadata), "generateName": f"{ds.metadata.name}-",
-                         "namespace": ds.metadata.namespace, "labels": labels,
-                         "ownerReferences": [pc.wire(owner)]},
-            "spec": spec,
-        }
-        return pc.from_wire(body, Pod)
+        return from_wire(pod, Pod)
 
     async def _write_status(self, ds: DaemonSet, status: DaemonSetStatus, hash_: str,
                             places: dict[str, placement.Placement], by_node: dict[str, list[Pod]],
@@ -335,15 +326,15 @@ class DaemonSetController:
         min_ready = ds.spec.min_ready_seconds or 0
         desired = current = misscheduled = ready = available = updated = 0
         for name, place in places.items():
-            live = [p for p in by_node.get(name, []) if not pc.is_terminating(p)]
+            live = [p for p in by_node.get(name, []) if not is_terminating(p)]
             if place.run:
                 desired += 1
                 if live:
                     current += 1
                     pod = live[0]
-                    if pc.is_ready(pod):
+                    if is_pod_ready(pod):
                         ready += 1
-                        if pc.is_available(pod, min_ready_seconds=min_ready, now=now):
+                        if is_pod_available(pod, min_ready_seconds=min_ready, now=now):
                             available += 1
                     if any(_hash(p) == hash_ for p in live):
                         updated += 1
@@ -362,7 +353,7 @@ class DaemonSetController:
             await self.ds_api.update_status(updated_ds)
         if min_ready > 0 and ready > available:
             # Pods become available minReadySeconds after turning ready: look again then.
-            self.queue.add_after(pc.key_of(ds.metadata.namespace, ds.metadata.name or ""), float(min_ready))
+            self.queue.add_after(key_of(ds.metadata.namespace, ds.metadata.name or ""), float(min_ready))
 
 
 def _hash(pod: Pod) -> str:

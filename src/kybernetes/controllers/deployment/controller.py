@@ -30,13 +30,13 @@ from kybernetes.api.models.apps_v1 import Deployment, ReplicaSet, ReplicaSetSpec
 from kybernetes.api.models.core_v1 import Pod, PodTemplateSpec
 from kybernetes.api.models.meta_v1 import LabelSelector as APILabelSelector
 from kybernetes.api.models.meta_v1 import ObjectMeta
-from kybernetes.client import INDEX_NAMESPACE, Clock, WorkQueue, object_key, run_workers
+from kybernetes.client import INDEX_NAMESPACE, Clock, WorkQueue, object_key
 from kybernetes.controllers.common import (
     INDEX_CONTROLLER,
     Lister,
+    Now,
     ObjectWriter,
     Recorder,
-    WallClock,
     claim_objects,
     controller_ref,
     is_terminating,
@@ -46,6 +46,7 @@ from kybernetes.controllers.common import (
     wall_clock,
 )
 from kybernetes.controllers.common.controllerref import recheck_owner
+from kybernetes.controllers.common.queue import run_queue
 from kybernetes.controllers.deployment import progress, revisions, scaling
 from kybernetes.machinery.errors import AlreadyExistsError, BadRequestError, NotFoundError, StatusError
 from kybernetes.machinery.labels import LabelSelector, selector_from_api
@@ -81,7 +82,7 @@ class DeploymentController:
         rs_writer: ObjectWriter[ReplicaSet],
         recorder: Recorder,
         clock: Clock,
-        now: WallClock | None = None,
+        now: Now | None = None,
     ) -> None:
         self.deployments = deployments
         self.replica_sets = replica_sets
@@ -99,10 +100,7 @@ class DeploymentController:
         pods.add_handler(on_delete=self._pod_deleted)
 
     async def run(self, *, workers: int) -> None:
-        try:
-            await run_workers(queue=self.queue, sync=self.sync, workers=workers)
-        finally:
-            self.queue.shutdown()
+        await run_queue(queue=self.queue, sync=self.sync, workers=workers)
 
     # ---- handlers (enqueue only) ---------------------------------------------------------------------
 

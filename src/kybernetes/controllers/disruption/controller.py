@@ -13,8 +13,9 @@ from kybernetes.api.models.apps_v1 import Deployment, ReplicaSet, StatefulSet
 from kybernetes.api.models.core_v1 import Pod, ReplicationController
 from kybernetes.api.models.meta_v1 import OwnerReference
 from kybernetes.api.models.policy_v1 import PodDisruptionBudget
-from kybernetes.client import INDEX_NAMESPACE, WorkQueue, namespace_index, object_key, run_workers
+from kybernetes.client import INDEX_NAMESPACE, WorkQueue, namespace_index, object_key
 from kybernetes.controllers.base import ControllerContext
+from kybernetes.controllers.common.queue import run_queue
 from kybernetes.controllers.disruption import budget
 from kybernetes.machinery.errors import BadRequestError, NotFoundError, StatusError
 from kybernetes.machinery.labels import LabelSelector, selector_from_api
@@ -227,7 +228,4 @@ class DisruptionController:
             pass
 
     async def run(self, *, workers: int) -> None:
-        try:
-            await run_workers(queue=self.queue, sync=self.sync, workers=workers)
-        finally:
-            self.queue.shutdown()
+        await run_queue(queue=self.queue, sync=self.sync, workers=workers)

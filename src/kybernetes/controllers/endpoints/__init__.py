@@ -34,18 +34,15 @@ from kybernetes.client import (
     Client,
     Clock,
     Informer,
-    WorkQueue,
     namespace_index,
-    run_workers,
     split_key,
 )
 from kybernetes.controllers.base import ControllerContext
 from kybernetes.controllers.endpoints.pods import (
+    ServicePodsController,
     find_port,
     is_pod_ready,
     pod_ips,
-    selector_matches,
-    service_keys_for_pod,
     should_pod_be_in_endpoints,
     should_set_hostname,
 )
@@ -146,46 +143,21 @@ def desired_labels(service: Service) -> dict[str, str]:
     return labels
 
 
-class EndpointsController:
+class EndpointsController(ServicePodsController):
     name = "endpoints"
 
     def __init__(
         self, *, client: Client, services: Informer[Service], pods: Informer[Pod], endpoints: Informer[Endpoints],
         clock: Clock,
     ) -> None:
-        self.client = client
-        self.services = services
-        self.pods = pods
+        super().__init__(queue_name="endpoints", client=client, services=services, pods=pods, clock=clock)
         self.endpoints = endpoints
-        self.queue = WorkQueue(name="endpoints", clock=clock)
-        services.add_handler(
-            on_add=self._service_changed, on_update=lambda old, new: self._service_changed(new),
-            on_delete=self._service_changed,
-        )
-        pods.add_handler(
-            on_add=lambda pod: self._pods_changed(pod),
-            on_update=lambda old, new: self._pods_changed(old, new),
-            on_delete=lambda pod: self._pods_changed(pod),
-        )
         endpoints.add_handler(on_delete=self._endpoints_deleted)
-
-    def _service_changed(self, service: Service) -> None:
-        self.queue.add(split_key_of(service))
-
-    def _pods_changed(self, *pods: Pod) -> None:
-        for key in service_keys_for_pod(self.services, pods):
-            self.queue.add(key)
 
     def _endpoints_deleted(self, endpoints: Endpoints) -> None:
         key = split_key_of(endpoints)
         if self.services.get(key) is not None:
             self.queue.add(key)
-
-    async def run(self, *, workers: int) -> None:
-        try:
-            await run_workers(queue=self.queue, sync=self.sync, workers=workers)
-        finally:
-            self.queue.shutdown()
 
     async def sync(self, key: str) -> None:
         namespace, name = split_key(key)
@@ -200,10 +172,7 @@ class EndpointsController:
         selector = service.spec.selector if service.spec else None
         if not selector:
             return
-        pods = [
-            p for p in self.pods.by_index(INDEX_NAMESPACE, namespace or "")
-            if selector_matches(selector, p.metadata.labels if p.metadata else None)
-        ]
+        pods = self.selected_pods(selector, namespace)
         subsets, truncated = build_subsets(service, pods)
         labels = desired_labels(service)
         current = self.endpoints.get(key)

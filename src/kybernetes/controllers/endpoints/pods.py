@@ -10,7 +10,9 @@ controllers apply, as Kubernetes' endpoint utilities state them:
   of that port;
 * the address carries the pod's hostname when the pod's subdomain is the service's name.
 
-Also the handler-side helper: which Services of a namespace select a pod.
+Also what both controllers are built on (`ServicePodsController`): a queue of Service keys fed by Service
+changes and by pod changes (every Service of the pod's namespace whose selector matches the old or the new
+pod), its workers, and the pods a Service selects.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from kybernetes.api.models.core_v1 import Pod, Service, ServicePort
-from kybernetes.client import INDEX_NAMESPACE, Informer, object_key
+from kybernetes.client import INDEX_NAMESPACE, Client, Clock, Informer, WorkQueue, object_key
+from kybernetes.controllers.common.pods import is_pod_ready
+from kybernetes.controllers.common.queue import run_queue
 
 __all__ = [
+    "ServicePodsController",
     "find_port",
     "is_pod_ready",
     "pod_ips",
@@ -29,14 +34,6 @@ __all__ = [
     "should_pod_be_in_endpoints",
     "should_set_hostname",
 ]
-
-
-def is_pod_ready(pod: Pod) -> bool:
-    status = pod.status
-    for condition in (status.conditions if status else None) or []:
-        if condition.type == "Ready":
-            return condition.status == "True"
-    return False
 
 
 def pod_ips(pod: Pod) -> list[str]:
@@ -113,3 +110,45 @@ def service_keys_for_pod(services: Informer[Service], pods: Iterable[Pod]) -> se
             if selector and selector_matches(selector, meta.labels):
                 keys.add(object_key(service))
     return keys
+
+
+class ServicePodsController:
+    """The part of the Endpoints and EndpointSlice controllers that is the same: see the module docstring.
+    Subclasses implement `sync(key)` for a Service key."""
+
+    def __init__(
+        self, *, queue_name: str, client: Client, services: Informer[Service], pods: Informer[Pod], clock: Clock,
+    ) -> None:
+        self.client = client
+        self.services = services
+        self.pods = pods
+        self.queue = WorkQueue(name=queue_name, clock=clock)
+        services.add_handler(
+            on_add=self._service_changed, on_update=lambda old, new: self._service_changed(new),
+            on_delete=self._service_changed,
+        )
+        pods.add_handler(
+            on_add=lambda pod: self._pods_changed(pod),
+            on_update=lambda old, new: self._pods_changed(old, new),
+            on_delete=lambda pod: self._pods_changed(pod),
+        )
+
+    def _service_changed(self, service: Service) -> None:
+        self.queue.add(object_key(service))
+
+    def _pods_changed(self, *pods: Pod) -> None:
+        for key in service_keys_for_pod(self.services, pods):
+            self.queue.add(key)
+
+    async def run(self, *, workers: int) -> None:
+        await run_queue(queue=self.queue, sync=self.sync, workers=workers)
+
+    async def sync(self, key: str) -> None:
+        raise NotImplementedError
+
+    def selected_pods(self, selector: dict[str, str], namespace: str | None) -> list[Pod]:
+        """The pods of `namespace` whose labels match a Service's `selector`."""
+        return [
+            p for p in self.pods.by_index(INDEX_NAMESPACE, namespace or "")
+            if selector_matches(selector, p.metadata.labels if p.metadata else None)
+        ]

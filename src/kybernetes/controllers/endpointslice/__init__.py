@@ -29,18 +29,15 @@ from kybernetes.client import (
     Client,
     Clock,
     Informer,
-    WorkQueue,
     namespace_index,
-    run_workers,
     split_key,
 )
 from kybernetes.controllers.base import ControllerContext
 from kybernetes.controllers.endpoints.pods import (
+    ServicePodsController,
     find_port,
     is_pod_ready,
     pod_ips,
-    selector_matches,
-    service_keys_for_pod,
     should_pod_be_in_endpoints,
     should_set_hostname,
 )
@@ -107,29 +104,17 @@ def _service_of_slice(slice_: EndpointSlice) -> list[str]:
     return [f"{meta.namespace}/{name}"] if meta is not None and name else []
 
 
-class EndpointSliceController:
+class EndpointSliceController(ServicePodsController):
     name = "endpointslice"
 
     def __init__(
         self, *, client: Client, services: Informer[Service], pods: Informer[Pod], slices: Informer[EndpointSlice],
         nodes: Informer[Node], clock: Clock, max_endpoints: int = DEFAULT_MAX_ENDPOINTS,
     ) -> None:
-        self.client = client
-        self.services = services
-        self.pods = pods
+        super().__init__(queue_name="endpointslice", client=client, services=services, pods=pods, clock=clock)
         self.slices = slices
         self.nodes = nodes
-        self.queue = WorkQueue(name="endpointslice", clock=clock)
         self.max_endpoints = max_endpoints
-        services.add_handler(
-            on_add=self._service_changed, on_update=lambda old, new: self._service_changed(new),
-            on_delete=self._service_changed,
-        )
-        pods.add_handler(
-            on_add=lambda pod: self._pods_changed(pod),
-            on_update=lambda old, new: self._pods_changed(old, new),
-            on_delete=lambda pod: self._pods_changed(pod),
-        )
         slices.add_handler(
             on_add=self._slice_changed, on_update=lambda old, new: self._slice_changed(new),
             on_delete=self._slice_changed,
@@ -138,23 +123,9 @@ class EndpointSliceController:
         # waits until the slice cache has caught up with our own writes, or it would create duplicates.
         self._expected: dict[str, dict[str, str | None]] = {}
 
-    def _service_changed(self, service: Service) -> None:
-        meta = service.metadata or ObjectMeta()
-        self.queue.add(f"{meta.namespace}/{meta.name}")
-
-    def _pods_changed(self, *pods: Pod) -> None:
-        for key in service_keys_for_pod(self.services, pods):
-            self.queue.add(key)
-
     def _slice_changed(self, slice_: EndpointSlice) -> None:
         for key in _service_of_slice(slice_):
             self.queue.add(key)
-
-    async def run(self, *, workers: int) -> None:
-        try:
-            await run_workers(queue=self.queue, sync=self.sync, workers=workers)
-        finally:
-            self.queue.shutdown()
 
     def _zones(self) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -200,10 +171,7 @@ class EndpointSliceController:
         selector = service.spec.selector if service.spec else None
         if not selector or (service.spec is not None and service.spec.type == "ExternalName"):
             return  # selectorless slices are someone else's (mirroring, or the user)
-        pods = [
-            p for p in self.pods.by_index(INDEX_NAMESPACE, namespace or "")
-            if selector_matches(selector, p.metadata.labels if p.metadata else None)
-        ]
+        pods = self.selected_pods(selector, namespace)
         desired = desired_endpoints(service, pods, zone_of=self._zones())
         await reconciler.reconcile(service=service, desired=desired, existing=existing)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 
 from kybernetes.controllers.base import ControllerContext
+from kybernetes.controllers.common import WallClock
 from kybernetes.controllers.job.controller import JobController
-from kybernetes.controllers.job.podcontrol import WallClock
 from kybernetes.controllers.job.ttl import TTLAfterFinished
 
 __all__ = ["JobController", "JobControllers", "TTLAfterFinished", "new"]

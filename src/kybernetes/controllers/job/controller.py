@@ -34,9 +34,26 @@ import msgspec
 
 from kybernetes.api.models.batch_v1 import Job, JobCondition, JobStatus, UncountedTerminatedPods
 from kybernetes.api.models.core_v1 import Pod
-from kybernetes.client import INDEX_OWNER_UID, WorkQueue, owner_uid_index, run_workers
+from kybernetes.client import INDEX_OWNER_UID, WorkQueue, object_key, owner_uid_index
 from kybernetes.controllers.base import ControllerContext
-from kybernetes.controllers.job import podcontrol as pc
+from kybernetes.controllers.common import (
+    Expectations,
+    WallClock,
+    controller_key,
+    from_wire,
+    is_controlled_by,
+    is_pod_active,
+    is_pod_ready,
+    is_pod_terminal,
+    is_terminating,
+    new_controller_ref,
+    parse_time,
+    pod_from_template,
+    pod_phase,
+    slow_start_batch,
+    wire,
+)
+from kybernetes.controllers.common.queue import run_queue
 from kybernetes.controllers.job.indexes import COMPLETION_INDEX, format_intervals, parse_intervals, pod_index
 from kybernetes.machinery.errors import NotFoundError, StatusError
 from kybernetes.machinery.timefmt import format_rfc3339
@@ -65,11 +82,11 @@ def is_finished(job: Job) -> bool:
 def finish_time(job: Job) -> datetime | None:
     """When the Job finished: completionTime, else the terminal condition's transition time."""
     if job.status and job.status.completion_time:
-        return pc.parse_time(job.status.completion_time)
+        return parse_time(job.status.completion_time)
     for type_ in ("Complete", "Failed"):
         cond = condition(job, type_)
         if cond is not None:
-            return pc.parse_time(cond.last_transition_time)
+            return parse_time(cond.last_transition_time)
     return None
 
 
@@ -78,8 +95,8 @@ def has_finalizer(pod: Pod) -> bool:
 
 
 def is_failed(pod: Pod) -> bool:
-    phase = pc.pod_phase(pod)
-    return phase == "Failed" or (pc.is_terminating(pod) and phase != "Succeeded")
+    phase = pod_phase(pod)
+    return phase == "Failed" or (is_terminating(pod) and phase != "Succeeded")
 
 
 @dataclass(slots=True)
@@ -104,17 +121,17 @@ class _Sync:
 class JobController:
     name = "job-controller"
 
-    def __init__(self, *, ctx: ControllerContext, wall: pc.WallClock | None = None) -> None:
+    def __init__(self, *, ctx: ControllerContext, wall: WallClock | None = None) -> None:
         self.ctx = ctx
         self.clock = ctx.clock
-        self.wall = wall or pc.WallClock(clock=ctx.clock)
+        self.wall = wall or WallClock(clock=ctx.clock)
         self.jobs = ctx.informers.informer(Job)
         self.pods = ctx.informers.informer(Pod, indexers={INDEX_OWNER_UID: owner_uid_index})
         self.job_api = ctx.client.resource(Job)
         self.pod_api = ctx.client.resource(Pod)
         self.recorder = ctx.recorder("job-controller")
         self.queue = WorkQueue(name="job", clock=ctx.clock)
-        self.expectations = pc.Expectations(clock=ctx.clock)
+        self.expectations = Expectations(clock=ctx.clock)
         self.backoff_base = float(ctx.options.get("job-pod-failure-backoff", DEFAULT_BACKOFF))
         self._rm_finalizers: dict[str, set[str]] = {}
         self._backoff: dict[str, _Backoff] = {}
@@ -125,22 +142,18 @@ class JobController:
     # ---- handlers: enqueue only -------------------------------------------------------------------------
 
     def _job_changed(self, job: Job) -> None:
-        self.queue.add(pc.key_of(job.metadata.namespace if job.metadata else None,
-                                 job.metadata.name or "" if job.metadata else ""))
+        self.queue.add(object_key(job))
 
     def _job_deleted(self, job: Job) -> None:
         self._job_changed(job)
 
     def _job_key(self, pod: Pod) -> str | None:
-        ref = pc.controller_ref(pod)
-        if ref is None or ref.kind != "Job" or not ref.name:
-            return None
-        return pc.key_of(pod.metadata.namespace if pod.metadata else None, ref.name)
+        return controller_key(pod, kind="Job")
 
     def _pod_added(self, pod: Pod) -> None:
         key = self._job_key(pod)
         if key is not None:
-            self.expectations.observed_add(key)
+            self.expectations.creation_observed(key)
             self.queue.add(key)
 
     def _pod_updated(self, old: Pod, new: Pod) -> None:
@@ -149,8 +162,8 @@ class JobController:
             return
         if not has_finalizer(new) and new.metadata and new.metadata.uid:
             self._rm_finalizers.get(key, set()).discard(new.metadata.uid)
-        if pc.is_terminating(new) and not pc.is_terminating(old):
-            self.expectations.observed_delete(key)
+        if is_terminating(new) and not is_terminating(old):
+            self.expectations.deletion_observed(key, object_key(new))
         self.queue.add(key)
 
     def _pod_deleted(self, pod: Pod) -> None:
@@ -159,17 +172,13 @@ class JobController:
             return
         if pod.metadata and pod.metadata.uid:
             self._rm_finalizers.get(key, set()).discard(pod.metadata.uid)
-        if not pc.is_terminating(pod):
-            self.expectations.observed_delete(key)
+        self.expectations.deletion_observed(key, object_key(pod))
         self.queue.add(key)
 
     # ---- run ---------------------------------------------------------------------------------------------
 
     async def run(self, *, workers: int) -> None:
-        try:
-            await run_workers(queue=self.queue, sync=self.sync, workers=workers)
-        finally:
-            self.queue.shutdown()
+        await run_queue(queue=self.queue, sync=self.sync, workers=workers)
 
     async def sync(self, key: str) -> None:
         job = self.jobs.get(key)
@@ -178,12 +187,12 @@ class JobController:
             self._rm_finalizers.pop(key, None)
             self._backoff.pop(key, None)
             return
-        pods = [p for p in self.pods.by_index(INDEX_OWNER_UID, job.metadata.uid or "") if pc.owned_by(p, job)]
+        pods = [p for p in self.pods.by_index(INDEX_OWNER_UID, job.metadata.uid or "") if is_controlled_by(p, job)]
         if is_finished(job):
             # Leftover finalizers (pods that finished after the Job did) are released; nothing else to do.
             await self._remove_finalizers(key, [p for p in pods if has_finalizer(p)])
             return
-        s = _Sync(job=job, key=key, now=self.wall.now(), pods=pods,
+        s = _Sync(job=job, key=key, now=self.wall(), pods=pods,
                   status=msgspec.structs.replace(job.status) if job.status else JobStatus())
         await self._sync_job(s)
 
@@ -206,18 +215,18 @@ class JobController:
 
         fresh = [p for p in s.pods if has_finalizer(p) and (p.metadata.uid if p.metadata else None) not in
                  expected_rm | unc_succeeded | unc_failed and valid(p)]
-        new_succeeded = [p for p in fresh if pc.pod_phase(p) == "Succeeded"]
+        new_succeeded = [p for p in fresh if pod_phase(p) == "Succeeded"]
         new_failed = [p for p in fresh if is_failed(p)]
         self._note_backoff(s.key, new_succeeded, new_failed)
-        s.active = [p for p in s.pods if pc.is_active(p)]
-        terminating = sum(1 for p in s.pods if pc.is_terminating(p) and not pc.is_terminal(p))
+        s.active = [p for p in s.pods if is_pod_active(p)]
+        terminating = sum(1 for p in s.pods if is_terminating(p) and not is_pod_terminal(p))
 
         if status.start_time is None and not suspended:
             status.start_time = format_rfc3339(s.now)
         succeeded_indexes: set[int] = set()
         if indexed:
             succeeded_indexes = parse_intervals(status.completed_indexes, limit=completions or 0)
-            succeeded_indexes |= {ix for p in s.pods if pc.pod_phase(p) == "Succeeded"
+            succeeded_indexes |= {ix for p in s.pods if pod_phase(p) == "Succeeded"
                                   and (ix := pod_index(p)) is not None and ix < (completions or 0)}
             succeeded = len(succeeded_indexes)
         else:
@@ -234,7 +243,7 @@ class JobController:
             s.finished = self._cond("FailureTarget", "DeadlineExceeded",
                                     "Job was active longer than specified deadline", s.now)
         elif spec.active_deadline_seconds is not None and not suspended and status.start_time:
-            started = pc.parse_time(status.start_time)
+            started = parse_time(status.start_time)
             if started is not None:
                 left = spec.active_deadline_seconds - (s.now - started).total_seconds()
                 self.queue.add_after(s.key, max(left, 0.0) + 0.001)
@@ -256,7 +265,7 @@ class JobController:
                 self._suspend_condition(s, suspended)
 
         status.active = len(s.active)
-        status.ready = sum(1 for p in s.active if pc.is_ready(p))
+        status.ready = sum(1 for p in s.active if is_pod_ready(p))
         status.terminating = terminating
         if indexed:
             status.completed_indexes = format_intervals(succeeded_indexes)
@@ -276,7 +285,7 @@ class JobController:
         spec = job.spec
         if spec is None or spec.active_deadline_seconds is None or spec.suspend or not status.start_time:
             return False
-        started = pc.parse_time(status.start_time)
+        started = parse_time(status.start_time)
         return started is not None and (now - started).total_seconds() >= spec.active_deadline_seconds
 
     def _suspend_condition(self, s: _Sync, suspended: bool) -> None:
@@ -303,7 +312,7 @@ class JobController:
             record.failures = 0
         if failed:
             record.failures += len(failed)
-            record.last_failure = self.wall.now()
+            record.last_failure = self.wall()
 
     def _backoff_left(self, key: str, now: datetime) -> float:
         record = self._backoff.get(key)
@@ -360,10 +369,9 @@ class JobController:
             self.recorder.event(s.job, reason="SuccessfulCreate",
                                 message=f"Created pod: {pod.metadata.name if pod.metadata else ''}")
 
-        def skipped(n: int) -> None:
-            self.expectations.lower(s.key, adds=n)
-
-        _, error = await pc.slow_start(count=diff, create=create, on_skipped=skipped)
+        successes, error = await slow_start_batch(count=diff, action=create)
+        # Not created (failed, or never attempted): no ADDED event will come for these.
+        self.expectations.creation_observed(s.key, count=diff - successes)
         s.active = s.active + created
         if error is not None:
             self.recorder.event(s.job, type="Warning", reason="FailedCreate", message=f"Error creating: {error}")
@@ -375,7 +383,7 @@ class JobController:
         seen: set[int] = set()
         out: list[Pod] = []
         def rank(p: Pod) -> tuple[bool, str]:  # keep ready and older pods
-            return (not pc.is_ready(p), (p.metadata.creation_timestamp if p.metadata else None) or "")
+            return (not is_pod_ready(p), (p.metadata.creation_timestamp if p.metadata else None) or "")
 
         for pod in sorted(active, key=rank):
             ix = pod_index(pod)
@@ -387,21 +395,22 @@ class JobController:
 
     def _pod_for(self, job: Job, index: int | None) -> Pod:
         assert job.metadata is not None and job.spec is not None and job.spec.template is not None
-        template = pc.wire(job.spec.template)
-        meta = template.get("metadata") or {}
         name = job.metadata.name or ""
-        labels = dict(meta.get("labels") or {})
+        owner = new_controller_ref(job, api_version="batch/v1", kind="Job")
+        pod = wire(pod_from_template(template=job.spec.template, owner_ref=owner,
+                                     namespace=job.metadata.namespace, owner_name=name))
+        meta = pod["metadata"]
+        labels = meta["labels"] = dict(meta.get("labels") or {})
         annotations = dict(meta.get("annotations") or {})
-        finalizers = list(meta.get("finalizers") or [])
+        finalizers = meta["finalizers"] = list(meta.get("finalizers") or [])
         if TRACKING_FINALIZER not in finalizers:
             finalizers.append(TRACKING_FINALIZER)
-        spec: dict[str, Any] = template.get("spec") or {}
-        generate = f"{name}-"
+        spec: dict[str, Any] = pod.setdefault("spec", {})
         if index is not None:
             annotations[COMPLETION_INDEX] = str(index)
             labels[COMPLETION_INDEX] = str(index)
             spec.setdefault("hostname", f"{name}-{index}")
-            generate = f"{name}-{index}-"
+            meta["generateName"] = f"{name}-{index}-"
             env_var = {"name": "JOB_COMPLETION_INDEX", "valueFrom": {"fieldRef": {
                 "apiVersion": "v1", "fieldPath": f"metadata.annotations['{COMPLETION_INDEX}']"}}}
             for group in ("initContainers", "containers"):
@@ -409,17 +418,9 @@ class JobController:
                     env = ctr.setdefault("env", [])
                     if not any(e.get("name") == "JOB_COMPLETION_INDEX" for e in env):
                         env.append(env_var)
-        owner = pc.owner_reference(api_version="batch/v1", kind="Job", owner=job)
-        pod: dict[str, Any] = {
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"generateName": generate, "namespace": job.metadata.namespace, "labels": labels,
-                         "annotations": annotations, "finalizers": finalizers,
-                         "ownerReferences": [pc.wire(owner)]},
-            "spec": spec,
-        }
-        if not annotations:
-            del pod["metadata"]["annotations"]
-        return pc.from_wire(pod, Pod)
+        if annotations:
+            meta["annotations"] = annotations
+        return from_wire(pod, Pod)
 
     async def _delete_pods(self, s: _Sync, pods: Sequence[Pod], *, release: bool = False) -> int:
         """Delete pods; returns how many of the leading pods were deleted before the first failure.
@@ -428,7 +429,7 @@ class JobController:
         they end); surplus pods (scale-down, suspend) are released first, so they are never counted."""
         if not pods:
             return 0
-        self.expectations.raise_(s.key, deletes=len(pods))
+        self.expectations.expect(s.key, deletes=[object_key(p) for p in pods])
         done = 0
         for pod in pods:
             assert pod.metadata is not None
@@ -437,9 +438,10 @@ class JobController:
                     await self._remove_finalizers(s.key, [pod])
                 await self.pod_api.delete(name=pod.metadata.name or "", namespace=pod.metadata.namespace)
             except NotFoundError:
-                self.expectations.observed_delete(s.key)
+                self.expectations.deletion_observed(s.key, object_key(pod))
             except StatusError:
-                self.expectations.lower(s.key, deletes=len(pods) - done)
+                for left in pods[done:]:  # this one failed and the rest were not attempted
+                    self.expectations.deletion_observed(s.key, object_key(left))
                 raise
             else:
                 self.recorder.event(s.job, reason="SuccessfulDelete", message=f"Deleted pod: {pod.metadata.name}")
@@ -489,7 +491,7 @@ class JobController:
         indexed_done: list[Pod] = []
         if s.job.spec and s.job.spec.completion_mode == "Indexed":
             # Succeeded indexes are counted in completedIndexes, not by uid: release them directly.
-            indexed_done = [p for p in s.pods if has_finalizer(p) and pc.is_terminal(p) and p not in holders]
+            indexed_done = [p for p in s.pods if has_finalizer(p) and is_pod_terminal(p) and p not in holders]
         await self._remove_finalizers(s.key, holders + indexed_done)
         released = self._rm_finalizers.get(s.key, set())
         status = msgspec.structs.replace(job.status) if job.status else JobStatus()
@@ -523,8 +525,8 @@ def _deletion_rank(pod: Pod) -> tuple[int, int, int, str]:
     """Delete unscheduled before scheduled, pending before running, not-ready before ready, newest first."""
     assert pod.metadata is not None
     scheduled = 1 if pod.spec and pod.spec.node_name else 0
-    running = {"Pending": 0, "Unknown": 1, "Running": 2}.get(pc.pod_phase(pod), 0)
-    ready = 1 if pc.is_ready(pod) else 0
+    running = {"Pending": 0, "Unknown": 1, "Running": 2}.get(pod_phase(pod), 0)
+    ready = 1 if is_pod_ready(pod) else 0
     created = pod.metadata.creation_timestamp or ""
     # Newer first: invert the timestamp's sort order by negating its characters' code points.
     return (scheduled, running, ready, "".join(chr(0x10FFFF - ord(c)) for c in created))

@@ -13,9 +13,10 @@ import logging
 
 from kybernetes.api.models.batch_v1 import Job
 from kybernetes.api.models.meta_v1 import Preconditions
-from kybernetes.client import Informer, WorkQueue, run_workers, split_key
+from kybernetes.client import Informer, WorkQueue, split_key
 from kybernetes.controllers.base import ControllerContext
-from kybernetes.controllers.job import podcontrol as pc
+from kybernetes.controllers.common import WallClock, key_of
+from kybernetes.controllers.common.queue import run_queue
 from kybernetes.controllers.job.controller import finish_time, is_finished
 from kybernetes.machinery.errors import ConflictError, NotFoundError
 
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 class TTLAfterFinished:
     name = "ttl-after-finished-controller"
 
-    def __init__(self, *, ctx: ControllerContext, jobs: Informer[Job], wall: pc.WallClock) -> None:
+    def __init__(self, *, ctx: ControllerContext, jobs: Informer[Job], wall: WallClock) -> None:
         self.jobs = jobs
         self.wall = wall
         self.job_api = ctx.client.resource(Job)
@@ -35,13 +36,10 @@ class TTLAfterFinished:
     def _changed(self, job: Job) -> None:
         if job.spec is not None and job.spec.ttl_seconds_after_finished is not None and is_finished(job):
             assert job.metadata is not None
-            self.queue.add(pc.key_of(job.metadata.namespace, job.metadata.name or ""))
+            self.queue.add(key_of(job.metadata.namespace, job.metadata.name or ""))
 
     async def run(self, *, workers: int) -> None:
-        try:
-            await run_workers(queue=self.queue, sync=self.sync, workers=workers)
-        finally:
-            self.queue.shutdown()
+        await run_queue(queue=self.queue, sync=self.sync, workers=workers)
 
     def _left(self, job: Job) -> float | None:
         """Seconds until the Job expires (<= 0: expired), or None when it has no TTL or has not finished."""
@@ -52,7 +50,7 @@ class TTLAfterFinished:
         finished = finish_time(job)
         if finished is None:
             return None
-        return job.spec.ttl_seconds_after_finished - (self.wall.now() - finished).total_seconds()
+        return job.spec.ttl_seconds_after_finished - (self.wall() - finished).total_seconds()
 
     async def sync(self, key: str) -> None:
         job = self.jobs.get(key)

@@ -22,8 +22,9 @@ import msgspec
 
 from kybernetes.api.models.core_v1 import Namespace, NamespaceCondition, NamespaceSpec, NamespaceStatus
 from kybernetes.api.models.meta_v1 import ObjectMeta
-from kybernetes.client import Client, Clock, WorkQueue, run_workers
+from kybernetes.client import Client, Clock, WorkQueue
 from kybernetes.controllers.base import ControllerContext
+from kybernetes.controllers.common.queue import run_queue
 from kybernetes.controllers.namespace.deleter import ContentDeleter, DeletionResult, deletable_resources
 from kybernetes.machinery.errors import ConflictError, NotFoundError
 from kybernetes.machinery.timefmt import now_rfc3339
@@ -113,10 +114,7 @@ class NamespaceController:
             self.queue.add(meta.name)
 
     async def run(self, *, workers: int) -> None:
-        try:
-            await run_workers(queue=self.queue, sync=self.sync, workers=workers)
-        finally:
-            self.queue.shutdown()
+        await run_queue(queue=self.queue, sync=self.sync, workers=workers)
 
     async def sync(self, name: str) -> None:
         namespaces = self.client.resource(Namespace)

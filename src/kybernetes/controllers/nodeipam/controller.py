@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 from kybernetes.api.models.core_v1 import Node
-from kybernetes.client import WorkQueue, run_workers
+from kybernetes.client import WorkQueue
 from kybernetes.controllers.base import ControllerContext
+from kybernetes.controllers.common.queue import run_queue
 from kybernetes.controllers.nodeipam.cidrset import CIDRRangeFull, CidrSet
 from kybernetes.machinery.errors import NotFoundError
 
@@ -131,8 +132,5 @@ class NodeIpamController:
     async def run(self, *, workers: int) -> None:
         await self.nodes.wait_synced()
         self.occupy_existing()
-        try:
-            # One worker: allocation reads and writes the shared bitmap; parallel patches buy nothing here.
-            await run_workers(queue=self.queue, sync=self.sync, workers=1)
-        finally:
-            self.queue.shutdown()
+        # One worker: allocation reads and writes the shared bitmap; parallel patches buy nothing here.
+        await run_queue(queue=self.queue, sync=self.sync, workers=1)

@@ -22,8 +22,9 @@ from kybernetes.api.models.autoscaling_v2 import (
     ResourceMetricStatus,
 )
 from kybernetes.api.models.core_v1 import Pod
-from kybernetes.client import INDEX_NAMESPACE, WorkQueue, namespace_index, object_key, run_workers
+from kybernetes.client import INDEX_NAMESPACE, WorkQueue, namespace_index, object_key
 from kybernetes.controllers.base import ControllerContext
+from kybernetes.controllers.common.queue import run_queue
 from kybernetes.controllers.podautoscaler import behavior as b
 from kybernetes.controllers.podautoscaler import replicas as r
 from kybernetes.controllers.podautoscaler.metrics import MetricsError, MetricsSource, ResourceMetricsAPI
@@ -352,7 +353,4 @@ class HorizontalController:
         return limited
 
     async def run(self, *, workers: int) -> None:
-        try:
-            await run_workers(queue=self.queue, sync=self.sync, workers=workers)
-        finally:
-            self.queue.shutdown()
+        await run_queue(queue=self.queue, sync=self.sync, workers=workers)

@@ -30,14 +30,14 @@ import msgspec
 from kybernetes.api.models import Model
 from kybernetes.api.models.core_v1 import Pod
 from kybernetes.api.models.meta_v1 import Preconditions
-from kybernetes.client import INDEX_NAMESPACE, Clock, WorkQueue, object_key, run_workers, split_key
+from kybernetes.client import INDEX_NAMESPACE, Clock, WorkQueue, object_key, split_key
 from kybernetes.controllers.common import (
     INDEX_CONTROLLER,
     Expectations,
     Lister,
+    Now,
     ObjectWriter,
     Recorder,
-    WallClock,
     available_at,
     claim_objects,
     controller_ref,
@@ -52,6 +52,7 @@ from kybernetes.controllers.common import (
     wall_clock,
 )
 from kybernetes.controllers.common.controllerref import recheck_owner
+from kybernetes.controllers.common.queue import run_queue
 from kybernetes.controllers.replicaset.kinds import ReplicaKind
 from kybernetes.controllers.replicaset.status import calculate_status
 from kybernetes.machinery.errors import (
@@ -85,7 +86,7 @@ class ReplicaSetController(Generic[T]):
         pod_writer: ObjectWriter[Pod],
         recorder: Recorder,
         clock: Clock,
-        now: WallClock | None = None,
+        now: Now | None = None,
         burst_replicas: int = BURST_REPLICAS,
     ) -> None:
         self.kind = kind
@@ -104,10 +105,7 @@ class ReplicaSetController(Generic[T]):
         pods.add_handler(on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted)
 
     async def run(self, *, workers: int) -> None:
-        try:
-            await run_workers(queue=self.queue, sync=self.sync, workers=workers)
-        finally:
-            self.queue.shutdown()
+        await run_queue(queue=self.queue, sync=self.sync, workers=workers)
 
     # ---- handlers (enqueue only) ---------------------------------------------------------------------
 
@@ -270,7 +268,7 @@ class ReplicaSetController(Generic[T]):
         )
         namespace_terminating = False
 
-        async def create_one() -> None:
+        async def create_one(_index: int) -> None:
             nonlocal namespace_terminating
             try:
                 created = await self.pod_writer.create(pod, namespace=meta.namespace)
@@ -288,9 +286,8 @@ class ReplicaSetController(Generic[T]):
 
         self.expectations.expect_creations(key, count)
         successes, error = await slow_start_batch(count=count, action=create_one)
-        for _ in range(count - successes):
-            # Not created (failed, or never attempted): no ADDED event will come for these.
-            self.expectations.creation_observed(key)
+        # Not created (failed, or never attempted): no ADDED event will come for these.
+        self.expectations.creation_observed(key, count=count - successes)
         return None if namespace_terminating else error
 
     async def _delete_pods(self, key: str, owner: T, victims: list[Pod]) -> Exception | None:

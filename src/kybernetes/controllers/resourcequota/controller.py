@@ -18,8 +18,9 @@ from kybernetes.api.models.core_v1 import (
     Secret,
     Service,
 )
-from kybernetes.client import INDEX_NAMESPACE, Informer, WorkQueue, namespace_index, object_key, run_workers
+from kybernetes.client import INDEX_NAMESPACE, Informer, WorkQueue, namespace_index, object_key
 from kybernetes.controllers.base import ControllerContext
+from kybernetes.controllers.common.queue import run_queue
 from kybernetes.controllers.resourcequota import usage as u
 from kybernetes.machinery.errors import NotFoundError, StatusError
 from kybernetes.machinery.quantity import Quantity
@@ -151,7 +152,4 @@ class ResourceQuotaController:
         self.queue.add_after(key, self.sync_period)
 
     async def run(self, *, workers: int) -> None:
-        try:
-            await run_workers(queue=self.queue, sync=self.sync, workers=workers)
-        finally:
-            self.queue.shutdown()
+        await run_queue(queue=self.queue, sync=self.sync, workers=workers)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from kybernetes.api.models.core_v1 import Namespace, ServiceAccount
 from kybernetes.api.models.meta_v1 import ObjectMeta
-from kybernetes.client import Client, Clock, Informer, WorkQueue, run_workers
+from kybernetes.client import Client, Clock, Informer, WorkQueue
 from kybernetes.controllers.base import ControllerContext
+from kybernetes.controllers.common.queue import run_queue
 from kybernetes.machinery.errors import AlreadyExistsError, ForbiddenError, NotFoundError
 
 __all__ = ["MANAGED_NAMES", "ServiceAccountsController", "namespace_active", "new"]
@@ -52,10 +53,7 @@ class ServiceAccountsController:
             self.queue.add(meta.namespace)
 
     async def run(self, *, workers: int) -> None:
-        try:
-            await run_workers(queue=self.queue, sync=self.sync, workers=workers)
-        finally:
-            self.queue.shutdown()
+        await run_queue(queue=self.queue, sync=self.sync, workers=workers)
 
     async def sync(self, namespace: str) -> None:
         if not namespace_active(self.namespaces.get(namespace)):

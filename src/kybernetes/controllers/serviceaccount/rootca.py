@@ -19,8 +19,9 @@ import msgspec
 
 from kybernetes.api.models.core_v1 import ConfigMap, Namespace
 from kybernetes.api.models.meta_v1 import ObjectMeta
-from kybernetes.client import Client, Clock, Informer, WorkQueue, run_workers
+from kybernetes.client import Client, Clock, Informer, WorkQueue
 from kybernetes.controllers.base import ControllerContext
+from kybernetes.controllers.common.queue import run_queue
 from kybernetes.controllers.serviceaccount import namespace_active
 from kybernetes.machinery.errors import AlreadyExistsError, ForbiddenError, NotFoundError
 
@@ -79,10 +80,7 @@ class RootCACertPublisher:
             self._configmap_deleted(new)
 
     async def run(self, *, workers: int) -> None:
-        try:
-            await run_workers(queue=self.queue, sync=self.sync, workers=workers)
-        finally:
-            self.queue.shutdown()
+        await run_queue(queue=self.queue, sync=self.sync, workers=workers)
 
     async def sync(self, namespace: str) -> None:
         if not self.ca or not namespace_active(self.namespaces.get(namespace)):

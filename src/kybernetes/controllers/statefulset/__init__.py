@@ -1,4 +1,4 @@
-"""The StatefulSet controller (`controller.py`); revisions come from `daemonset/history.py`.
+"""The StatefulSet controller (`controller.py`); revisions come from `common/revisions.py`.
 Registry name: "statefulset"."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 `sync(namespace/name)`:
 
-1. Revisions (`daemonset/history.py`): the update revision is the current template's; the current
+1. Revisions (`common/revisions.py`): the update revision is the current template's; the current
    revision is `status.currentRevision` (the update revision on the first sync). Pods carry the revision
    name in `controller-revision-hash`; ordinals below the RollingUpdate `partition` are created from the
    current revision, the rest from the update revision.
@@ -33,10 +33,25 @@ import msgspec
 
 from kybernetes.api.models.apps_v1 import ControllerRevision, StatefulSet, StatefulSetStatus
 from kybernetes.api.models.core_v1 import PersistentVolumeClaim, Pod, PodTemplateSpec
-from kybernetes.client import INDEX_OWNER_UID, WorkQueue, owner_uid_index, run_workers
+from kybernetes.client import INDEX_OWNER_UID, WorkQueue, object_key, owner_uid_index
 from kybernetes.controllers.base import ControllerContext
-from kybernetes.controllers.daemonset import history
-from kybernetes.controllers.job import podcontrol as pc
+from kybernetes.controllers.common import (
+    WallClock,
+    controller_key,
+    from_wire,
+    is_controlled_by,
+    is_pod_available,
+    is_pod_ready,
+    is_pod_terminal,
+    is_terminating,
+    key_of,
+    new_controller_ref,
+    pod_from_template,
+    pod_phase,
+    wire,
+)
+from kybernetes.controllers.common import revisions as history
+from kybernetes.controllers.common.queue import run_queue
 from kybernetes.machinery.errors import AlreadyExistsError, NotFoundError, StatusError
 
 log = logging.getLogger(__name__)
@@ -48,8 +63,8 @@ POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 class StatefulSetController:
     name = "statefulset-controller"
 
-    def __init__(self, *, ctx: ControllerContext, wall: pc.WallClock | None = None) -> None:
-        self.wall = wall or pc.WallClock(clock=ctx.clock)
+    def __init__(self, *, ctx: ControllerContext, wall: WallClock | None = None) -> None:
+        self.wall = wall or WallClock(clock=ctx.clock)
         self.sets = ctx.informers.informer(StatefulSet)
         self.pods = ctx.informers.informer(Pod, indexers={INDEX_OWNER_UID: owner_uid_index})
         self.claims = ctx.informers.informer(PersistentVolumeClaim)
@@ -65,19 +80,15 @@ class StatefulSetController:
                               on_delete=self._pod_changed)
 
     def _enqueue(self, sts: StatefulSet) -> None:
-        assert sts.metadata is not None
-        self.queue.add(pc.key_of(sts.metadata.namespace, sts.metadata.name or ""))
+        self.queue.add(object_key(sts))
 
     def _pod_changed(self, pod: Pod) -> None:
-        ref = pc.controller_ref(pod)
-        if ref is not None and ref.kind == "StatefulSet" and ref.name and pod.metadata is not None:
-            self.queue.add(pc.key_of(pod.metadata.namespace, ref.name))
+        key = controller_key(pod, kind="StatefulSet")
+        if key is not None:
+            self.queue.add(key)
 
     async def run(self, *, workers: int) -> None:
-        try:
-            await run_workers(queue=self.queue, sync=self.sync, workers=workers)
-        finally:
-            self.queue.shutdown()
+        await run_queue(queue=self.queue, sync=self.sync, workers=workers)
 
     # ---- sync ----------------------------------------------------------------------------------------
 
@@ -88,20 +99,15 @@ class StatefulSetController:
         if sts.metadata.deletion_timestamp:
             return
         status = msgspec.structs.replace(sts.status) if sts.status else StatefulSetStatus()
-        try:
-            revisions = await history.sync_revisions(
-                api=self.revision_api, informer=self.revisions, owner=sts, api_version="apps/v1",
-                kind="StatefulSet", template=sts.spec.template, collision_count=status.collision_count,
-            )
-        except history.HashCollisionError:
-            status.collision_count = (status.collision_count or 0) + 1
-            await self.set_api.update_status(msgspec.structs.replace(sts, status=status))
-            raise
+        revisions = await history.owner_revisions(
+            api=self.revision_api, informer=self.revisions, owner=sts, kind="StatefulSet", status=status,
+            update_status=self.set_api.update_status,
+        )
         update = revisions.current
         by_name = {r.metadata.name: r for r in revisions.all if r.metadata}
         current = by_name.get(status.current_revision or "") or update
-        pods = [p for p in self.pods.by_index(INDEX_OWNER_UID, sts.metadata.uid or "") if pc.owned_by(p, sts)]
-        now = self.wall.now()
+        pods = [p for p in self.pods.by_index(INDEX_OWNER_UID, sts.metadata.uid or "") if is_controlled_by(p, sts)]
+        now = self.wall()
         await self._reconcile(sts, pods, current, update, now)
         await self._write_status(sts, status, pods, current, update, now)
         in_use = {(p.metadata.labels or {}).get(history.REVISION_HASH_LABEL, "") for p in pods if p.metadata}
@@ -117,8 +123,8 @@ class StatefulSetController:
 
     def _healthy(self, sts: StatefulSet, pod: Pod, now: datetime) -> bool:
         min_ready = sts.spec.min_ready_seconds or 0 if sts.spec else 0
-        return (pc.pod_phase(pod) == "Running" and not pc.is_terminating(pod)
-                and pc.is_available(pod, min_ready_seconds=min_ready, now=now))
+        return (pod_phase(pod) == "Running" and not is_terminating(pod)
+                and is_pod_available(pod, min_ready_seconds=min_ready, now=now))
 
     async def _reconcile(self, sts: StatefulSet, pods: list[Pod], current: ControllerRevision,
                          update: ControllerRevision, now: datetime) -> None:
@@ -150,20 +156,20 @@ class StatefulSetController:
                 if monotonic:
                     return
                 continue
-            if pc.is_terminal(existing) and not pc.is_terminating(existing):
+            if is_pod_terminal(existing) and not is_terminating(existing):
                 await self._delete(sts, existing)
                 if monotonic:
                     return
                 continue
             if monotonic and not self._healthy(sts, existing, now):
                 if min_ready := (spec.min_ready_seconds or 0):
-                    self.queue.add_after(pc.key_of(meta.namespace, meta.name or ""), float(min_ready))
+                    self.queue.add_after(key_of(meta.namespace, meta.name or ""), float(min_ready))
                 return
             await self._ensure_claims(sts, ordinal)
 
         unhealthy = [p for p in slots.values() if not self._healthy(sts, p, now)]
         for _ordinal, pod in condemned:
-            if pc.is_terminating(pod):
+            if is_terminating(pod):
                 if monotonic:
                     return
                 continue
@@ -179,7 +185,7 @@ class StatefulSetController:
             target = slots.get(ordinal)
             if target is None:
                 return
-            if _revision_of(target) != _name(update) and not pc.is_terminating(target):
+            if _revision_of(target) != _name(update) and not is_terminating(target):
                 await self._delete(sts, target)
                 return
             if not self._healthy(sts, target, now):
@@ -196,7 +202,7 @@ class StatefulSetController:
         if not template:
             return sts.spec.template
         try:
-            return pc.from_wire(template, PodTemplateSpec)
+            return from_wire(template, PodTemplateSpec)
         except msgspec.ValidationError:
             return sts.spec.template
 
@@ -214,9 +220,9 @@ class StatefulSetController:
         retention = sts.spec.persistent_volume_claim_retention_policy
         selector_labels = dict((sts.spec.selector.match_labels if sts.spec.selector else None) or {})
         for claim_name, template in self._claim_names(sts, ordinal):
-            if self.claims.get(pc.key_of(sts.metadata.namespace, claim_name)) is not None:
+            if self.claims.get(key_of(sts.metadata.namespace, claim_name)) is not None:
                 continue
-            body = pc.wire(template)
+            body = wire(template)
             meta = body.setdefault("metadata", {})
             labels = {**(meta.get("labels") or {}), **selector_labels}
             owners = []
@@ -231,7 +237,7 @@ class StatefulSetController:
             body["apiVersion"], body["kind"] = "v1", "PersistentVolumeClaim"
             pod_name = f"{sts.metadata.name}-{ordinal}"
             try:
-                await self.claim_api.create(pc.from_wire(body, PersistentVolumeClaim))
+                await self.claim_api.create(from_wire(body, PersistentVolumeClaim))
             except AlreadyExistsError:
                 continue
             except StatusError as e:
@@ -248,9 +254,11 @@ class StatefulSetController:
         await self._ensure_claims(sts, ordinal)
         name = f"{sts.metadata.name}-{ordinal}"
         template = self._template_of(sts, revision)
-        wire_template = pc.wire(template)
-        spec: dict[str, Any] = wire_template.get("spec") or {}
-        labels = dict((template.metadata.labels if template.metadata else None) or {})
+        owner = new_controller_ref(sts, api_version="apps/v1", kind="StatefulSet")
+        body = wire(pod_from_template(template=template, owner_ref=owner, namespace=sts.metadata.namespace,
+                                      owner_name=sts.metadata.name or "", name=name))
+        spec: dict[str, Any] = body.setdefault("spec", {})
+        labels = body["metadata"]["labels"] = dict(body["metadata"].get("labels") or {})
         labels.update({history.REVISION_HASH_LABEL: _name(revision), POD_NAME_LABEL: name,
                        POD_INDEX_LABEL: str(ordinal)})
         spec["hostname"] = name
@@ -262,15 +270,8 @@ class StatefulSetController:
         volumes += [{"name": vol, "persistentVolumeClaim": {"claimName": claim}} for vol, claim in claims.items()]
         if volumes:
             spec["volumes"] = volumes
-        owner = pc.owner_reference(api_version="apps/v1", kind="StatefulSet", owner=sts)
-        body = {
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {**pc.meta_dict(template.metadata), "name": name, "namespace": sts.metadata.namespace,
-                         "labels": labels, "ownerReferences": [pc.wire(owner)]},
-            "spec": spec,
-        }
         try:
-            await self.pod_api.create(pc.from_wire(body, Pod))
+            await self.pod_api.create(from_wire(body, Pod))
         except AlreadyExistsError:
             return  # our cache is behind our own write; the informer will show it
         except StatusError as e:
@@ -299,10 +300,10 @@ class StatefulSetController:
             ref = {"apiVersion": "v1", "kind": "Pod", "name": pod.metadata.name, "uid": pod.metadata.uid,
                    "blockOwnerDeletion": True}
             for claim_name, _ in self._claim_names(sts, ordinal):
-                claim = self.claims.get(pc.key_of(pod.metadata.namespace, claim_name))
+                claim = self.claims.get(key_of(pod.metadata.namespace, claim_name))
                 if claim is None or claim.metadata is None:
                     continue
-                refs = [pc.wire(r) for r in claim.metadata.owner_references or []]
+                refs = [wire(r) for r in claim.metadata.owner_references or []]
                 if any(r.get("uid") == pod.metadata.uid for r in refs):
                     continue
                 await self.claim_api.patch(name=claim_name, namespace=pod.metadata.namespace, type="merge",
@@ -314,10 +315,10 @@ class StatefulSetController:
                             current: ControllerRevision, update: ControllerRevision, now: datetime) -> None:
         assert sts.spec is not None and sts.metadata is not None
         min_ready = sts.spec.min_ready_seconds or 0
-        live = [p for p in pods if not pc.is_terminal(p) and self._ordinal(sts, p) is not None]
+        live = [p for p in pods if not is_pod_terminal(p) and self._ordinal(sts, p) is not None]
         status.replicas = len(live)
-        status.ready_replicas = sum(1 for p in live if pc.is_ready(p)) or None
-        status.available_replicas = sum(1 for p in live if pc.is_available(p, min_ready_seconds=min_ready,
+        status.ready_replicas = sum(1 for p in live if is_pod_ready(p)) or None
+        status.available_replicas = sum(1 for p in live if is_pod_available(p, min_ready_seconds=min_ready,
                                                                             now=now))
         status.current_replicas = sum(1 for p in live if _revision_of(p) == _name(current)) or None
         status.updated_replicas = sum(1 for p in live if _revision_of(p) == _name(update)) or None

@@ -8,13 +8,14 @@ hash (DaemonSet) or the revision name (StatefulSet) in their `controller-revisio
 
 `sync_revisions` finds or creates the revision of the current template (re-numbering an old identical
 revision as the newest, which is what a rollback to an earlier template does) and returns it with every
-revision the owner has. A name taken by a revision with other data is a hash collision: the caller bumps
-`status.collisionCount` and tries again.
+revision the owner has. A name taken by a revision with other data is a hash collision: `owner_revisions`
+(what the controllers call) then bumps `status.collisionCount`, writes it and raises, so the sync is retried
+with the next name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,8 @@ import msgspec
 from kybernetes.api.models.apps_v1 import ControllerRevision
 from kybernetes.client import INDEX_OWNER_UID, Informer
 from kybernetes.client.resource import TypedResource
-from kybernetes.controllers.job import podcontrol as pc
+from kybernetes.controllers.common.controllerref import is_controlled_by, new_controller_ref
+from kybernetes.controllers.common.wire import from_wire, wire
 from kybernetes.machinery.errors import AlreadyExistsError, NotFoundError
 
 REVISION_HASH_LABEL = "controller-revision-hash"
@@ -48,7 +50,7 @@ def fnv32a(data: bytes) -> int:
 
 def revision_data(template: Any) -> dict[str, Any]:
     """What a revision stores: the patch that puts `template` back."""
-    return {"spec": {"template": {**pc.wire(template), "$patch": "replace"}}}
+    return {"spec": {"template": {**wire(template), "$patch": "replace"}}}
 
 
 def revision_hash(data: Any, collision_count: int | None) -> str:
@@ -65,7 +67,7 @@ class Revisions:
 
 
 def owned_revisions(informer: Informer[ControllerRevision], owner: Any) -> list[ControllerRevision]:
-    found = [r for r in informer.by_index(INDEX_OWNER_UID, owner.metadata.uid or "") if pc.owned_by(r, owner)]
+    found = [r for r in informer.by_index(INDEX_OWNER_UID, owner.metadata.uid or "") if is_controlled_by(r, owner)]
     return sorted(found, key=lambda r: (r.revision or 0, r.metadata.name if r.metadata else ""))
 
 
@@ -96,19 +98,36 @@ async def sync_revisions(
     body = {
         "apiVersion": "apps/v1", "kind": "ControllerRevision",
         "metadata": {"name": name, "namespace": owner.metadata.namespace, "labels": labels,
-                     "ownerReferences": [pc.wire(pc.owner_reference(api_version=api_version, kind=kind,
-                                                                     owner=owner))]},
+                     "ownerReferences": [wire(new_controller_ref(owner, api_version=api_version, kind=kind))]},
         "data": data, "revision": newest + 1,
     }
     try:
-        created = await api.create(pc.from_wire(body, ControllerRevision))
+        created = await api.create(from_wire(body, ControllerRevision))
     except AlreadyExistsError:
         taken = await api.get(name=name, namespace=owner.metadata.namespace)
-        if pc.owned_by(taken, owner) and _same(taken.data, data):
+        if is_controlled_by(taken, owner) and _same(taken.data, data):
             created = taken
         else:
             raise HashCollisionError(name) from None
     return Revisions(current=created, all=[*existing, created])
+
+
+async def owner_revisions(
+    *, api: TypedResource[ControllerRevision], informer: Informer[ControllerRevision], owner: Any, kind: str,
+    status: Any, update_status: Callable[[Any], Awaitable[Any]],
+) -> Revisions:
+    """`sync_revisions` for an apps/v1 owner's `spec.template`. On a hash collision `status` (the owner's
+    status being computed, changed in place) gets the next `collisionCount`, the owner is written with it
+    through `update_status`, and `HashCollisionError` is raised."""
+    try:
+        return await sync_revisions(
+            api=api, informer=informer, owner=owner, api_version="apps/v1", kind=kind,
+            template=owner.spec.template, collision_count=status.collision_count,
+        )
+    except HashCollisionError:
+        status.collision_count = (status.collision_count or 0) + 1
+        await update_status(msgspec.structs.replace(owner, status=status))
+        raise
 
 
 async def prune_revisions(

@@ -37,6 +37,12 @@ class CreateContainerError(RuntimeError_):
     reason = "CreateContainerError"
 
 
+class ExecTimeout(RuntimeError_):
+    """`exec_sync` ran past its deadline (the process was killed)."""
+
+    reason = "DeadlineExceeded"
+
+
 class ImagePullError(RuntimeError_):
     """`reason` is ErrImagePull; the message carries the registry's answer."""
 

@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "server": ("kybernetes.cmd.server", "run the control plane: API server, and the components beside it"),
     "scheduler": ("kybernetes.cmd.scheduler", "run the scheduler (binds pending pods to nodes)"),
     "controller-manager": ("kybernetes.cmd.controller_manager", "run the controllers against an API server"),
+    "agent": ("kybernetes.cmd.agent", "run the node agent (kubelet): registers the node and runs its pods"),
     "image": ("kybernetes.cmd.image", "manage the node's image store: import, list, pull, rm"),
     "simulate": ("kybernetes.cmd.simulate", "simulate nodes (kwok-style) on any Kubernetes-compatible cluster"),
 }

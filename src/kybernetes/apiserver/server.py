@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import functools
 import logging
 import socket
@@ -22,7 +23,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
 from aiohttp import web
 
 from kybernetes import KUBE_GIT_VERSION, KUBE_MAJOR, KUBE_MINOR
@@ -363,7 +363,7 @@ class APIServer:
             except errors.AlreadyExistsError:
                 async def replace(current: dict[str, Any], _obj: dict[str, Any] = obj,
                                   _rest: ResourceREST = rest) -> dict[str, Any]:
-                    desired = _rest.decode(obj=msgspec.json.decode(msgspec.json.encode(_obj)), ctx=ctx)
+                    desired = _rest.decode(obj=copy.deepcopy(_obj), ctx=ctx)
                     desired["metadata"] = {**current["metadata"], **desired["metadata"]}
                     desired["metadata"].pop("resourceVersion", None)
                     return desired

@@ -45,6 +45,7 @@ from kybernetes.apiserver.handlers import ResourceHandlers, SubresourceHandler, 
 from kybernetes.apiserver.patching import managed_fields_updater
 from kybernetes.apiserver.registry import namespaces, pods, subresources
 from kybernetes.apiserver.registry.namespaces import NamespaceStrategy
+from kybernetes.apiserver.registry.podproxy import PodProxy
 from kybernetes.apiserver.registry.pods import PodStrategy
 from kybernetes.apiserver.registry.reviews import ReviewHandler, review_handlers
 from kybernetes.apiserver.registry.secrets import SecretStrategy
@@ -160,6 +161,10 @@ class APIServer:
                     table[(info.qualified, sub)] = subresources.scale
         table[("pods", "binding")] = pods.binding
         table[("pods", "eviction")] = pods.eviction
+        # pods/log and pods/exec go to the node's kubelet; `pod_proxy.use_pki(pki)` gives it its client cert.
+        self.pod_proxy = PodProxy()
+        table[("pods", "log")] = self.pod_proxy.log
+        table[("pods", "exec")] = self.pod_proxy.exec
         table[("namespaces", "finalize")] = namespaces.finalize
         if self.token_issuer is not None:
             table[("serviceaccounts", "token")] = token_handler(self.token_issuer)

@@ -96,6 +96,7 @@ async def serve(args: argparse.Namespace, host: str, port: int, advertise: str, 
     authenticator, _ = build_authenticator(pki=pki, token_file=token_file, sa_lookup=sa_uid)
     issuer = TokenIssuer(private_key=pki.sa_private_key)
     server = APIServer(store=store, config=config, authenticator=authenticator, token_issuer=issuer)
+    server.pod_proxy.use_pki(pki)  # the client certificate pods/log and pods/exec present to kubelets
     sites = tls_site_factory(host=host, port=port, ssl_context=server_ssl_context(pki))
 
     def ready() -> None:

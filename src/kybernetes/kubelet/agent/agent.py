@@ -22,6 +22,7 @@ from kybernetes.client import REAL_CLOCK, Client, Clock, Informer, WorkQueue, ob
 from kybernetes.kubelet.agent.api import AgentAPI
 from kybernetes.kubelet.agent.node import NodeManager, NodeOptions, host_ip_for
 from kybernetes.kubelet.agent.pods import PodWorkers, WorkerOptions
+from kybernetes.kubelet.agent.server import serve_kubelet
 from kybernetes.kubelet.runtime.protocol import ImageService, Runtime
 
 __all__ = ["Agent", "AgentOptions"]
@@ -37,6 +38,9 @@ class AgentOptions:
     host_ip: str = ""
     ca_pem: bytes = b""
     labels: dict[str, str] = field(default_factory=dict)
+    # The kubelet server (logs, exec): published as status.daemonEndpoints.kubeletEndpoint.Port (0: any port).
+    kubelet_address: str = "0.0.0.0"
+    kubelet_port: int = 10250
 
 
 class Agent:
@@ -52,6 +56,7 @@ class Agent:
         self.node_informer: Informer[Node] = Informer(resource=client.resource(Node),
                                                       field_selector=f"metadata.name={node_name}", clock=clock)
         self._on_pod_cidr = on_pod_cidr
+        self._told_cidr = ""  # the pod CIDR last handed to on_pod_cidr
         self.node: NodeManager | None = None
         self.workers: PodWorkers | None = None
         self.ready = asyncio.Event()
@@ -65,10 +70,19 @@ class Agent:
     def _node_changed(self, node: Node) -> None:
         if self.node is None:
             return
-        before = self.node.pod_cidr
         self.node.observe(node)
-        if self.node.pod_cidr != before and self._on_pod_cidr is not None:
+        self._tell_pod_cidr()
+
+    def _tell_pod_cidr(self) -> None:
+        """Hand a new spec.podCIDR to `on_pod_cidr` (also the one registration read back), then requeue
+        every pod: those that waited for a pod network can get their sandbox now."""
+        if self.node is None or not self.node.pod_cidr or self.node.pod_cidr == self._told_cidr:
+            return
+        self._told_cidr = self.node.pod_cidr
+        if self._on_pod_cidr is not None:
             self._on_pod_cidr(self.node.pod_cidr)
+            for pod in self.api.pods.list():
+                self._enqueue(pod)
 
     async def run(self) -> None:
         name, version = await self.runtime.version()
@@ -86,7 +100,12 @@ class Agent:
                 tg.create_task(self.node_informer.run(), name="kubelet-node-informer")
                 tg.create_task(self.api.recorder.run(), name="kubelet-events")
                 tg.create_task(self.api.pods.run(), name="kubelet-pod-informer")
+                tg.create_task(serve_kubelet(client=self.client, node_name=self.node_name, runtime=self.runtime,
+                                             data_dir=self.data_dir, ca_pem=self.options.ca_pem,
+                                             address=self.options.kubelet_address, port=self.options.kubelet_port,
+                                             registered=self.node.registered), name="kubelet-server")
                 await self.node.registered.wait()
+                self._tell_pod_cidr()  # before adoption, which may tear down sandboxes' networks
                 await self.api.pods.wait_synced()
                 await self.workers.adopt(pods=self.api.pods.list())
                 tg.create_task(run_workers(queue=self.queue, sync=self.workers.sync,

@@ -69,6 +69,7 @@ class WorkerOptions:
     backoff_reset_after: float = 600.0  # a container that ran this long starts its back-off afresh
     volume_refresh_seconds: float = 60.0
     token_seconds: int = 3607
+    cgroup_root: str = "/kubepods"  # pods' cgroups are <root>/<qos>/pod<uid> (tests use a unique root)
 
 
 @dataclass
@@ -261,7 +262,7 @@ class PodWorkers:
             hostname=pod.spec.hostname or (meta.name or "")[:63],
             log_directory=self.data_dir / "logs" / f"{meta.namespace}_{meta.name}_{meta.uid}",
             dns=dns_config(pod=pod), host_network=bool(pod.spec.host_network),
-            cgroup_parent=f"/kubepods/{qos_class(pod).lower()}/pod{meta.uid}",
+            cgroup_parent=f"/{self.options.cgroup_root.strip('/')}/{qos_class(pod).lower()}/pod{meta.uid}",
             labels={LABEL_UID: meta.uid or "", LABEL_NAME: meta.name or "", LABEL_NAMESPACE: meta.namespace or ""},
         )
         try:

@@ -127,6 +127,11 @@ class RuncRuntime:
     async def stop_pod_sandbox(self, *, sandbox_id: str) -> None:
         """Kill every container of the sandbox and release its network (address, veth, namespace)."""
         record = await asyncio.to_thread(self._sandbox, sandbox_id)
+        # Not ready from the first step: a stop interrupted half-way (a cancelled kubelet) must not leave a
+        # record that lists as RUNNING and would be re-adopted as a live pod.
+        if record.ready:
+            record.ready = False
+            await asyncio.to_thread(self.state.save_sandbox, record)
         live = [c for c in await self.list_containers(sandbox_id=sandbox_id) if c.state in (State.RUNNING, State.CREATED)]
         await asyncio.gather(*(self.stop_container(container_id=c.id, grace_seconds=0) for c in live))
         async with self._lock(sandbox_id):

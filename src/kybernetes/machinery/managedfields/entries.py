@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
+import msgspec
+
 from kybernetes.machinery.managedfields.fieldset import FieldSet
 
 APPLY = "Apply"
@@ -23,6 +25,8 @@ ANCIENT_CHANGES = "ancient-changes"
 MAX_MANAGER_LENGTH = 128
 
 EntryKey = tuple[str, str, str, str]
+
+_encode = msgspec.json.encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +68,7 @@ class Entry:
         if self.time is not None:
             out["time"] = self.time
         out["fieldsType"] = FIELDS_V1
-        out["fieldsV1"] = self.fields.to_fields_v1()
+        out["fieldsV1"] = self.fields.fresh_fields_v1()
         if self.subresource:
             out["subresource"] = self.subresource
         return out
@@ -79,8 +83,12 @@ def is_reset_request(raw: Any) -> bool:
     return isinstance(raw, list) and len(raw) == 1 and isinstance(raw[0], dict) and not any(raw[0].values())
 
 
-def decode_entries(raw: Any) -> dict[EntryKey, Entry]:
-    """Parse `metadata.managedFields`; raises ValueError on anything malformed."""
+def decode_entries(raw: Any, *, cached: bool = True) -> dict[EntryKey, Entry]:
+    """Parse `metadata.managedFields`; raises ValueError on anything malformed.
+
+    With `cached`, field sets are looked up by their JSON first (`fields_from_v1`): the same entries are
+    decoded on every write of an object, and pods of one template share most of theirs.
+    """
     if raw is None:
         return {}
     if not isinstance(raw, list):
@@ -100,13 +108,33 @@ def decode_entries(raw: Any) -> dict[EntryKey, Entry]:
             operation=operation,
             api_version=str(item.get("apiVersion") or ""),
             time=time if isinstance(time, str) else None,
-            fields=FieldSet.from_fields_v1(item.get("fieldsV1") or {}),
+            fields=(fields_from_v1 if cached else FieldSet.from_fields_v1)(item.get("fieldsV1") or {}),
             subresource=str(item.get("subresource") or ""),
         )
         if entry.key in out:
             raise ValueError(f"managedFields[{i}]: duplicate entry for manager {entry.manager!r}")
         out[entry.key] = entry
     return out
+
+
+_DECODED: dict[bytes, FieldSet] = {}
+DECODE_CACHE_SIZE = 4096
+
+
+def fields_from_v1(fields: Any) -> FieldSet:
+    """`FieldSet.from_fields_v1`, memoised by the trie's JSON (sets are immutable, so sharing is safe)."""
+    try:
+        key = _encode(fields)
+    except (TypeError, ValueError, OverflowError):
+        return FieldSet.from_fields_v1(fields)
+    found = _DECODED.get(key)
+    if found is not None:
+        return found
+    decoded = FieldSet.from_fields_v1(fields)
+    if len(_DECODED) >= DECODE_CACHE_SIZE:
+        _DECODED.pop(next(iter(_DECODED)))  # oldest first: insertion order
+    _DECODED[key] = decoded
+    return decoded
 
 
 def encode_entries(entries: dict[EntryKey, Entry]) -> list[dict[str, Any]]:

@@ -15,7 +15,13 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import msgspec
+
 Path = tuple[str, ...]
+
+ENCODE_CACHE_SIZE = 2048
+_ENCODED: dict[frozenset[Path], bytes] = {}
+_decode_trie = msgspec.json.Decoder(dict[str, Any]).decode
 
 _RANK = {"f": 0, "k": 1, "v": 2, "i": 3}
 
@@ -46,6 +52,19 @@ def _element_order(element: str) -> tuple[int, int, str]:
     return (_RANK.get(prefix, 4), 0, element[2:])
 
 
+class _OrderCache(dict[str, tuple[int, int, str]]):
+    """`_element_order` memoised, so that sorting uses the dict's C-level `__getitem__` as its key."""
+
+    def __missing__(self, element: str) -> tuple[int, int, str]:
+        if len(self) > 100_000:
+            self.clear()  # element strings include item keys (IPs, names): keep the cache bounded
+        order = self[element] = _element_order(element)
+        return order
+
+
+_order_key = _OrderCache().__getitem__
+
+
 def _go_value(value: Any) -> str:
     """A value as Kubernetes prints it inside a path: strings quoted, numbers and booleans bare."""
     if isinstance(value, str):
@@ -73,10 +92,11 @@ def path_string(path: Path) -> str:
 class FieldSet:
     """An immutable set of owned paths."""
 
-    __slots__ = ("_paths",)
+    __slots__ = ("_json", "_paths")
 
     def __init__(self, paths: Iterable[Path] = ()) -> None:
         self._paths: frozenset[Path] = frozenset(p for p in paths if p)
+        self._json: bytes | None = None  # the encoded trie, memoised: sets are immutable
 
     @property
     def paths(self) -> frozenset[Path]:
@@ -104,9 +124,13 @@ class FieldSet:
         return f"FieldSet({sorted(self._paths)!r})"
 
     def union(self, other: FieldSet) -> FieldSet:
+        if other._paths <= self._paths:
+            return self  # keeps the memoised encoding of a set that did not grow
         return FieldSet(self._paths | other._paths)
 
     def difference(self, other: FieldSet) -> FieldSet:
+        if self._paths.isdisjoint(other._paths):
+            return self
         return FieldSet(self._paths - other._paths)
 
     def intersection(self, other: FieldSet) -> FieldSet:
@@ -124,17 +148,23 @@ class FieldSet:
     def without(self, *, exact: Iterable[Path] = (), prefixes: Iterable[Path] = ()) -> FieldSet:
         """Drop the `exact` paths, and every path at or below one of `prefixes`."""
         drop = set(exact)
-        roots = [tuple(p) for p in prefixes]
-        return FieldSet(
-            p for p in self._paths if p not in drop and not any(p[: len(r)] == r for r in roots)
-        )
+        roots = {tuple(p) for p in prefixes}
+        if not roots:
+            kept = [p for p in self._paths if p not in drop]
+        elif all(len(r) == 1 for r in roots):  # the usual reset fields (`status`, `spec`): one test each
+            firsts = {r[0] for r in roots}
+            kept = [p for p in self._paths if p not in drop and p[0] not in firsts]
+        else:
+            lengths = sorted({len(r) for r in roots})
+            kept = [p for p in self._paths if p not in drop and not any(p[:n] in roots for n in lengths)]
+        return self if len(kept) == len(self._paths) else FieldSet(kept)
 
     def sorted(self) -> list[Path]:
         """Paths in trie order: at each level the owned elements first, then descendants, each sorted."""
         out: list[Path] = []
 
         def visit(node: _Trie, prefix: Path) -> None:
-            names = sorted(node.children, key=_element_order)
+            names = sorted(node.children, key=_order_key)
             out.extend((*prefix, n) for n in names if node.children[n].member)
             for n in names:
                 visit(node.children[n], (*prefix, n))
@@ -147,7 +177,10 @@ class FieldSet:
         for path in self._paths:
             node = root
             for element in path:
-                node = node.children.setdefault(element, _Trie())
+                child = node.children.get(element)
+                if child is None:
+                    child = node.children[element] = _Trie()
+                node = child
             node.member = True
         return root
 
@@ -156,11 +189,30 @@ class FieldSet:
             out: dict[str, Any] = {}
             if node.member and node.children:
                 out["."] = {}
-            for name in sorted(node.children, key=_element_order):
+            for name in sorted(node.children, key=_order_key):
                 out[name] = encode(node.children[name])
             return out
 
         return encode(self._trie())
+
+    def fields_v1_json(self) -> bytes:
+        """`to_fields_v1()` as compact JSON, computed once per set (decode it for a fresh dict)."""
+        if self._json is None:
+            # Equal sets recur across objects (every pod of a ReplicaSet, every create of a client), so
+            # encodings are also shared by value, not only per set object.
+            encoded = _ENCODED.get(self._paths)
+            if encoded is None:
+                encoded = msgspec.json.encode(self.to_fields_v1())
+                if len(_ENCODED) >= ENCODE_CACHE_SIZE:
+                    _ENCODED.pop(next(iter(_ENCODED)))  # oldest first
+                _ENCODED[self._paths] = encoded
+            self._json = encoded
+        return self._json
+
+    def fresh_fields_v1(self) -> dict[str, Any]:
+        """Equal to `to_fields_v1()` (same keys in the same order), from the memoised encoding."""
+        out: dict[str, Any] = _decode_trie(self.fields_v1_json())
+        return out
 
     @classmethod
     def from_fields_v1(cls, fields: Any) -> FieldSet:

@@ -85,11 +85,14 @@ def update(*, old: dict[str, Any] | None, new: dict[str, Any], manager: str, api
     diff = compare(old=before, new=result, schema=schema)
     changed = _tracked(diff.changed(), prefixes)
     removed = _tracked(FieldSet(diff.removed), prefixes)
+    key = entry_key(manager=manager, operation=operation, api_version=api_version, subresource=subresource)
+    original = entries.get(key)
     entries = {k: _replace_fields(e, e.fields.difference(changed).difference(removed)) for k, e in entries.items()}
     if changed:
-        key = entry_key(manager=manager, operation=operation, api_version=api_version, subresource=subresource)
         previous = entries.get(key)
-        fields = changed.union(previous.fields) if previous else changed
+        fields = previous.fields.union(changed) if previous else changed
+        if original is not None and fields == original.fields:
+            fields = original.fields  # the same set again (a manager rewriting its own fields): keep its encoding
         entries[key] = Entry(manager, operation, api_version, now, fields, subresource)
     _store(meta, entries)
     return result

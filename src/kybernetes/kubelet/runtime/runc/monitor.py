@@ -150,6 +150,9 @@ async def start_conmon(
                 env={**os.environ, "_OCI_SYNCPIPE": str(write_fd)},
                 pass_fds=(write_fd,),
                 start_new_session=True,
+                # conmon 2.1 also drops an `oom` marker into its working directory: keep it in the
+                # container's own directory, not wherever the kubelet was started.
+                cwd=str(paths.persist_dir),
             )
         finally:
             os.close(log)

@@ -112,15 +112,9 @@ class _Node:
     def _build(self) -> tuple[Runtime, ImageService]:
         args = self.args
         if args.runtime == "fake":
-            try:
-                from kybernetes.kubelet.runtime.fake import FakeImageService, FakeRuntime
+            from kybernetes.kubelet.runtime.fake import FakeImageService, FakeRuntime
 
-                return FakeRuntime(), FakeImageService()
-            except ImportError:
-                from kybernetes.kubelet.agent.fakes import FakeImages
-                from kybernetes.kubelet.agent.fakes import FakeRuntime as MinimalFakeRuntime
-
-                return MinimalFakeRuntime(), FakeImages()
+            return FakeRuntime(), FakeImageService()
         from kybernetes.kubelet.images import LocalImageService
         from kybernetes.kubelet.runtime.runc import RuncRuntime
 

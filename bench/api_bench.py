@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import ssl
 import sys
@@ -42,13 +41,15 @@ from typing import Any
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import cpu_seconds, machine, sample
 
 from cluster import ServerProcess
 from etcd_server import EtcdServer, etcd_available
 from kybernetes.apiserver.auth.kubeconfig import load_kubeconfig
 
 PHASES = ("create", "get", "list", "delete")
-_CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def pod_body(*, name: str, namespace: str) -> bytes:
@@ -100,26 +101,11 @@ class PhaseResult:
 # ---- the server's process figures ------------------------------------------------------------------
 
 
-def _cpu_seconds(pid: int | None) -> float | None:
-    if pid is None:
-        return None
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime + stime
-
-
 def _memory_mib(pid: int | None) -> dict[str, float] | None:
-    if pid is None:
+    figures = sample(pid) if pid is not None else None
+    if figures is None:
         return None
-    try:
-        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    except OSError:
-        return None
-    values = {k: v for k, _, v in (line.partition(":") for line in lines)}
-    return {"rss_mib": round(int(values["VmRSS"].split()[0]) / 1024, 1),
-            "peak_rss_mib": round(int(values["VmHWM"].split()[0]) / 1024, 1)}
+    return {"rss_mib": figures.rss_mib, "peak_rss_mib": figures.peak_rss_mib}
 
 
 # ---- the workload ----------------------------------------------------------------------------------
@@ -144,11 +130,11 @@ async def _run_phase(*, workers: int, duration: float, pid: int | None,
             if not more:
                 return
 
-    cpu_before = _cpu_seconds(pid)
+    cpu_before = cpu_seconds(pid)
     started = time.perf_counter()
     await asyncio.gather(*(worker(i) for i in range(workers)))
     result.elapsed = time.perf_counter() - started
-    cpu_after = _cpu_seconds(pid)
+    cpu_after = cpu_seconds(pid)
     if cpu_before is not None and cpu_after is not None:
         result.cpu_seconds = cpu_after - cpu_before
     return result
@@ -262,18 +248,6 @@ def own_server(datastore: str) -> Iterator[Target]:
             etcd.stop()
 
 
-def _machine() -> dict[str, Any]:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpus": os.cpu_count(), "cpu_model": model, "python": sys.version.split()[0]}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datastore", choices=("sqlite", "etcd"), default="sqlite",
@@ -294,7 +268,7 @@ def main() -> None:
         report = asyncio.run(bench(target, workers=args.workers, duration=args.duration,
                                    list_size=args.list_size, phases=phases))
         return {"target": target.description, "workers": args.workers, "duration_per_phase_s": args.duration,
-                "machine": _machine(), **report}
+                "machine": machine(), **report}
 
     if args.kubeconfig:
         result = run(_target_from_kubeconfig(args.kubeconfig, pid=args.server_pid,

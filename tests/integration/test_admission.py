@@ -31,3 +31,18 @@ def test_pods_get_default_tolerations_service_account_and_priority(api_client: c
 
     pod = core.create_namespaced_pod(ns, _pod("c", priorityClassName="system-cluster-critical"))
     assert pod.spec.priority == 2000000000
+
+
+def test_a_terminating_pod_stays_through_status_updates_until_deleted_with_grace_zero(
+        api_client: client.ApiClient) -> None:
+    core = client.CoreV1Api(api_client)
+    ns = f"term-{uuid.uuid4().hex[:8]}"
+    core.create_namespace({"metadata": {"name": ns}})
+    core.create_namespaced_pod(ns, _pod("p", nodeName="some-node"))
+    core.delete_namespaced_pod("p", ns)  # graceful: 30 s
+    pod = core.read_namespaced_pod("p", ns)
+    assert pod.metadata.deletion_timestamp is not None and pod.metadata.deletion_grace_period_seconds == 30
+    core.patch_namespaced_pod_status("p", ns, {"status": {"phase": "Running"}})
+    assert core.read_namespaced_pod("p", ns).status.phase == "Running"  # still there
+    core.delete_namespaced_pod("p", ns, grace_period_seconds=0)
+    assert not [p for p in core.list_namespaced_pod(ns).items if p.metadata.name == "p"]

@@ -300,8 +300,10 @@ class ResourceREST:
                 await self.strategy.before_update(ctx=ctx, new=new, old=old)
             meta = new["metadata"]
             if (meta.get("deletionTimestamp") and not meta.get("finalizers")
+                    and not meta.get("deletionGracePeriodSeconds")
                     and not self.strategy.keep_for_finalization(obj=new)):
-                # The last finalizer is gone from an object being deleted: it goes now.
+                # The last finalizer is gone from an object being deleted (and no grace period is still
+                # running — a terminating pod's status updates must not end it early): it goes now.
                 deleted = await self._delete_now(name=name, namespace=ctx.namespace, expected=kv.mod_revision)
                 if deleted is None:
                     continue

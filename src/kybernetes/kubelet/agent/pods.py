@@ -143,7 +143,8 @@ class PodWorkers:
             record.sandbox_id, record.pod_ip = sandbox.id, sandbox.ip
             log.info("re-adopted sandbox %s of pod %s", sandbox.id, key)
 
-    async def _remove_sandbox(self, sandbox_id: str) -> None:
+    async def _remove_sandbox(self, sandbox_id: str) -> bool:
+        """Remove the sandbox and its containers; False (logged) when the runtime failed to."""
         try:
             for c in await self.runtime.list_containers(sandbox_id=sandbox_id):
                 if c.state == State.RUNNING:
@@ -153,6 +154,8 @@ class PodWorkers:
             await self.runtime.remove_pod_sandbox(sandbox_id=sandbox_id)
         except RuntimeError_ as e:
             log.warning("removing sandbox %s: %s", sandbox_id, e)
+            return False
+        return True
 
     async def _forget(self, key: str) -> None:
         record = self.records.pop(key, None)
@@ -468,7 +471,9 @@ class PodWorkers:
         await self._stop_all(pod, record, grace=self._grace(pod), pre_stop=True)
         await self._write_status(pod, record)
         if record.sandbox_id:
-            await self._remove_sandbox(record.sandbox_id)
+            if not await self._remove_sandbox(record.sandbox_id):
+                # The pod leaves the API only once nothing of it is left on the node: try again later.
+                raise RuntimeError_(f"sandbox {record.sandbox_id} of {record.key} not removed yet")
             record.sandbox_id = ""
         await self.api.delete_pod(namespace=pod.metadata.namespace or "default", name=pod.metadata.name or "",
                                   uid=pod.metadata.uid or "")

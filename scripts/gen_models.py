@@ -49,12 +49,6 @@ EXTRA_ROOTS = (
     ("", "v1", "Binding"),
     ("policy", "v1", "Eviction"),
     ("authentication.k8s.io", "v1", "TokenRequest"),
-    ("authentication.k8s.io", "v1", "TokenReview"),
-    ("authentication.k8s.io", "v1", "SelfSubjectReview"),
-    ("authorization.k8s.io", "v1", "SubjectAccessReview"),
-    ("authorization.k8s.io", "v1", "SelfSubjectAccessReview"),
-    ("authorization.k8s.io", "v1", "LocalSubjectAccessReview"),
-    ("authorization.k8s.io", "v1", "SelfSubjectRulesReview"),
 )
 EXTRA_DEFINITIONS = ("io.k8s.apimachinery.pkg.version.Info", "io.k8s.apimachinery.pkg.apis.meta.v1.Patch")
 

@@ -59,18 +59,12 @@ SPECIAL = frozenset(
 )
 APIMACHINERY_DIRS = ("pkg/apis/meta/v1", "pkg/runtime", "pkg/util/intstr", "pkg/api/resource")
 
-# Request bodies besides the served kinds: subresources, reviews, and DeleteOptions (any group).
+# Request bodies besides the served kinds (the reviews are served kinds): subresources and DeleteOptions.
 EXTRA_KINDS = (
     ("autoscaling", "v1", "Scale"),
     ("", "v1", "Binding"),
     ("policy", "v1", "Eviction"),
     ("authentication.k8s.io", "v1", "TokenRequest"),
-    ("authentication.k8s.io", "v1", "TokenReview"),
-    ("authentication.k8s.io", "v1", "SelfSubjectReview"),
-    ("authorization.k8s.io", "v1", "SubjectAccessReview"),
-    ("authorization.k8s.io", "v1", "SelfSubjectAccessReview"),
-    ("authorization.k8s.io", "v1", "LocalSubjectAccessReview"),
-    ("authorization.k8s.io", "v1", "SelfSubjectRulesReview"),
 )
 # Kinds every group version speaks, looked up under "*".
 ANY_GROUP_KINDS = ("DeleteOptions",)

@@ -16,6 +16,7 @@ command -v unzip >/dev/null || need_apt+=(unzip)
 command -v runc >/dev/null || need_apt+=(runc)
 command -v conmon >/dev/null || need_apt+=(conmon)
 command -v ip >/dev/null || need_apt+=(iproute2)
+command -v nft >/dev/null || need_apt+=(nftables)  # the service proxy's packet-filter rules
 if [ "$with_test" = 1 ]; then
   command -v etcd >/dev/null || need_apt+=(etcd-server)
   dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)  # a static binary to build images from

@@ -24,8 +24,12 @@ def run_until_signalled(main: Coroutine[Any, Any, None]) -> None:
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         loop = runner.get_loop()
         task = loop.create_task(main)
+        def stop(sig: signal.Signals) -> None:
+            logging.getLogger("kybernetes").info("%s received: stopping", sig.name)
+            task.cancel()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, task.cancel)
+            loop.add_signal_handler(sig, stop, sig)
         try:
             runner.run(_wait(task))
         except asyncio.CancelledError:

@@ -26,9 +26,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyroute2 import IPRoute, NetlinkError, NetNS, netns
+from pyroute2 import IPRoute, NetlinkError, NetNS, config, netns
 
 from kybernetes.kubelet.network.ipam import IPAM
+
+# pyroute2 forks a helper for namespace work and stops it with SIGTERM. A forked child keeps the event
+# loop's signal handlers and its wakeup fd: a SIGTERM landing in the child would be written to the fd the
+# parent's loop reads, and the agent would stop as if it had been told to (seen: one agent in three, as
+# its first pod started). With this set, the child resets SIGINT/SIGTERM to their defaults first.
+config.disable_mp_signal = True
 
 NETNS_DIR = Path("/run/netns")
 IFNAMSIZ = 15

@@ -19,7 +19,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "controller-manager": ("kybernetes.cmd.controller_manager", "run the controllers against an API server"),
     "agent": ("kybernetes.cmd.agent", "run the node agent (kubelet): registers the node and runs its pods"),
     "image": ("kybernetes.cmd.image", "manage the node's image store: import, list, pull, rm"),
+    "dns": ("kybernetes.cmd.dns", "run the cluster DNS (answers <svc>.<ns>.svc.cluster.local, forwards the rest)"),
     "simulate": ("kybernetes.cmd.simulate", "simulate nodes (kwok-style) on any Kubernetes-compatible cluster"),
+    "proxy": ("kybernetes.cmd.proxy", "run the Service proxy of a node (Services → nftables rules)"),
 }
 
 

@@ -269,6 +269,15 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     _r("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
 )
 
+# metrics.k8s.io/v1beta1: usage the API server computes from the kubelets' summaries (apiserver/metrics.py),
+# never stored. Apart from RESOURCES (no models, no OpenAPI; the typed client does not see them): discovery
+# lists them after the built-in groups, where Kubernetes lists an aggregated API, so `pods` and `nodes`
+# still resolve to core/v1 first.
+METRICS_RESOURCES: tuple[ResourceInfo, ...] = (
+    _r("metrics.k8s.io", "v1beta1", "NodeMetrics", "nodes", namespaced=False, verbs=("get", "list"), virtual=True),
+    _r("metrics.k8s.io", "v1beta1", "PodMetrics", "pods", verbs=("get", "list"), virtual=True),
+)
+
 # The order groups appear in /apis, as a Kubernetes API server lists them (kubectl keeps that order when
 # two groups have a resource of the same name, e.g. `kubectl get events` picks core first).
 GROUP_ORDER: tuple[str, ...] = (

@@ -29,7 +29,7 @@ from kybernetes import KUBE_GIT_VERSION, KUBE_MAJOR, KUBE_MINOR
 from kybernetes.api.conversion import convert
 from kybernetes.api.fields import selectable_fields
 from kybernetes.api.models import model_for
-from kybernetes.api.resources import RESOURCES, ResourceInfo, storage_info
+from kybernetes.api.resources import METRICS_RESOURCES, RESOURCES, ResourceInfo, storage_info
 from kybernetes.api.schema import decode_object
 from kybernetes.apiserver import codec
 from kybernetes.apiserver.admission.namespace_lifecycle import NamespaceLifecycle
@@ -42,6 +42,7 @@ from kybernetes.apiserver.auth import (
 )
 from kybernetes.apiserver.discovery import Discovery, wants_aggregated
 from kybernetes.apiserver.handlers import ResourceHandlers, SubresourceHandler, json_response
+from kybernetes.apiserver.metrics import METRICS_GROUP, KubeletScraper, MetricsAPI
 from kybernetes.apiserver.patching import managed_fields_updater
 from kybernetes.apiserver.registry import namespaces, pods, subresources
 from kybernetes.apiserver.registry.namespaces import NamespaceStrategy
@@ -129,7 +130,11 @@ class APIServer:
                 self.by_qualified[info.qualified] = rest
         self.handlers = ResourceHandlers(rests=self.rests, subresources=self._subresources(),
                                          bookmark_interval=config.bookmark_interval, reviews=self.reviews)
-        self.discovery = Discovery(server_address=f"{config.advertise_address}:{config.port}")
+        self.discovery = Discovery(resources=(*RESOURCES, *METRICS_RESOURCES),
+                                   server_address=f"{config.advertise_address}:{config.port}")
+        # metrics.k8s.io from the kubelets' /stats/summary, with the client certificate pods/log uses.
+        self.metrics = MetricsAPI(lookup=self.lookup, scraper=KubeletScraper(
+            ssl_context=lambda: getattr(self.pod_proxy, "_ssl", None)))
         self.ready = asyncio.Event()
 
     # ---- wiring -------------------------------------------------------------------------------------
@@ -161,10 +166,13 @@ class APIServer:
                     table[(info.qualified, sub)] = subresources.scale
         table[("pods", "binding")] = pods.binding
         table[("pods", "eviction")] = pods.eviction
-        # pods/log and pods/exec go to the node's kubelet; `pod_proxy.use_pki(pki)` gives it its client cert.
+        # pods/log, exec, attach and portforward go to the node's kubelet; `pod_proxy.use_pki(pki)` gives it
+        # its client cert.
         self.pod_proxy = PodProxy()
         table[("pods", "log")] = self.pod_proxy.log
         table[("pods", "exec")] = self.pod_proxy.exec
+        table[("pods", "attach")] = self.pod_proxy.attach
+        table[("pods", "portforward")] = self.pod_proxy.portforward
         table[("namespaces", "finalize")] = namespaces.finalize
         if self.token_issuer is not None:
             table[("serviceaccounts", "token")] = token_handler(self.token_issuer)
@@ -236,6 +244,8 @@ class APIServer:
     async def _route(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         ri = parse_request_info(method=request.method, path=path, watch=request.query.get("watch") in ("true", "1"))
+        if ri.is_resource_request and ri.group == METRICS_GROUP:
+            return await self.metrics.serve(request, ri)
         if ri.is_resource_request:
             return await self.handlers.serve(request, ri)
         return await self._non_resource(request, ri.parts)

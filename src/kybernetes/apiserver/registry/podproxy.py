@@ -1,4 +1,4 @@
-"""pods/log and pods/exec: proxied to the kubelet of the pod's node over HTTPS.
+"""pods/log, pods/exec, pods/attach and pods/portforward: proxied to the kubelet of the pod's node over HTTPS.
 
 The node's address is its InternalIP (else its first address), the port its
 status.daemonEndpoints.kubeletEndpoint.Port (10250 when unset). The API server authenticates to the kubelet
@@ -8,6 +8,10 @@ serving certificate (self-signed by the agent; Kubernetes' default is not to ver
 Logs are streamed through as they come (`follow`). Exec is a WebSocket (subprotocol v5/v4.channel.k8s.io):
 the kubelet's WebSocket is opened first, so that its refusal is an HTTP error the client can show, then the
 client's is accepted with the subprotocol the kubelet chose, and messages are relayed both ways unchanged.
+Attach (v5/v4.channel.k8s.io) and port forwarding (SPDY/3.1+portforward.k8s.io from kubectl: SPDY in
+WebSocket binary messages; v4.channel.k8s.io from the official client) are relayed the same way; when the
+kubelet refuses, its reason (no such pod, container not running) is the error, also on the SPDY request
+kubectl falls back to.
 """
 
 from __future__ import annotations
@@ -88,6 +92,8 @@ class PodProxy:
         phase = (pod.get("status") or {}).get("phase")
         if action == "exec" and phase in ("Succeeded", "Failed"):
             raise errors.BadRequestError(f"cannot exec into a container in a completed pod; current phase is {phase}")
+        if action == "attach" and phase in ("Succeeded", "Failed"):
+            raise errors.BadRequestError(f"cannot attach to a container in a completed pod; current phase is {phase}")
         node_name = spec.get("nodeName")
         if not node_name:
             raise errors.BadRequestError(f"pod {name} does not have a host assigned")
@@ -95,6 +101,10 @@ class PodProxy:
             waiting = self._waiting(pod, container)
             if waiting and not _flag(request.query, "previous"):
                 raise errors.BadRequestError(f'container "{container}" in pod "{name}" is waiting to start: {waiting}')
+        return await self._kubelet(request=request, node_name=node_name), container
+
+    async def _kubelet(self, *, request: web.Request, node_name: str) -> str:
+        """The base URL of the kubelet of node `node_name`."""
         nodes = request.app["kyb.lookup"]("nodes")
         try:
             node = (await nodes.get_cached(namespace="", name=node_name)).obj
@@ -108,7 +118,7 @@ class PodProxy:
             raise errors.BadRequestError(f"node {node_name} has no address")
         port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port") or DEFAULT_KUBELET_PORT
         host = f"[{address}]" if ":" in address else address
-        return f"https://{host}:{port}", container
+        return f"https://{host}:{port}"
 
     @staticmethod
     def _waiting(pod: dict[str, Any], container: str) -> str:
@@ -208,6 +218,64 @@ class PodProxy:
             async with upstream:
                 ws = web.WebSocketResponse(protocols=(upstream.protocol,) if upstream.protocol else (),
                                            heartbeat=None)
+                await ws.prepare(request)
+                await _relay(client=ws, kubelet=upstream)
+                return ws
+
+    # ---- pods/attach and pods/portforward -----------------------------------------------------------------
+
+    async def attach(self, handlers: ResourceHandlers, request: web.Request, info: ResourceInfo, rest: ResourceREST,
+                     ctx: RequestContext, name: str) -> web.StreamResponse:
+        if request.method not in ("GET", "POST"):
+            raise errors.MethodNotAllowedError("the server does not allow this method on the requested resource")
+        base, container = await self._target(request=request, rest=rest, ctx=ctx, name=name, action="attach")
+        params = urlencode([(k, "1" if _flag(request.query, k) else "0") for k in _EXEC_PARAMS])
+        url = f"{base}{self._path('attach', ctx, name, container)}?{params}"
+        return await self._tunnel(request=request, url=url, what="attach")
+
+    async def portforward(self, handlers: ResourceHandlers, request: web.Request, info: ResourceInfo,
+                          rest: ResourceREST, ctx: RequestContext, name: str) -> web.StreamResponse:
+        if request.method not in ("GET", "POST"):
+            raise errors.MethodNotAllowedError("the server does not allow this method on the requested resource")
+        pod = (await rest.get_cached(namespace=ctx.namespace, name=name)).obj
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        if not node_name:
+            raise errors.BadRequestError(f"pod {name} does not have a host assigned")
+        base = await self._kubelet(request=request, node_name=node_name)
+        ports = urlencode([("ports", p) for p in request.query.getall("ports", [])])
+        url = f"{base}/portForward/{quote(ctx.namespace, safe='')}/{quote(name, safe='')}" + (f"?{ports}" if ports else "")
+        return await self._tunnel(request=request, url=url, what="port forwarding")
+
+    async def _refusal(self, *, session: aiohttp.ClientSession, url: str) -> errors.StatusError:
+        """Why the kubelet does not serve `url`: it answers a plain GET with the reason it refuses the
+        upgrade (the pod or container is not there), else with "Upgrade request required"."""
+        try:
+            async with session.get(url, ssl=self._ssl or False) as r:
+                text = (await r.text()).strip()
+        except (aiohttp.ClientError, OSError) as e:
+            return self._unreachable(url, e)
+        if r.status == 404:
+            return errors.NotFoundError(text)
+        return errors.BadRequestError(text or f"kubelet answered {r.status}")
+
+    async def _tunnel(self, *, request: web.Request, url: str, what: str) -> web.StreamResponse:
+        """Relay the client's WebSocket to the kubelet's at `url` unchanged (the subprotocol is the one the
+        kubelet chose from the client's offer)."""
+        async with self._client() as session:
+            if request.headers.get("Upgrade", "").lower() != "websocket":
+                # SPDY is not spoken here. kubectl comes here after a refused WebSocket: show it the reason.
+                raise await self._refusal(session=session, url=url)
+            offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+            try:
+                upstream = await session.ws_connect(url, ssl=self._ssl or False, protocols=offered,
+                                                    autoping=True, heartbeat=None, max_msg_size=0)
+            except aiohttp.WSServerHandshakeError:
+                raise await self._refusal(session=session, url=url) from None
+            except (aiohttp.ClientError, OSError) as e:
+                raise self._unreachable(url, e) from None
+            async with upstream:
+                ws = web.WebSocketResponse(protocols=(upstream.protocol,) if upstream.protocol else (),
+                                           heartbeat=None, max_msg_size=0)
                 await ws.prepare(request)
                 await _relay(client=ws, kubelet=upstream)
                 return ws

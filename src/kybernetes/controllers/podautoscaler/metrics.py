@@ -5,11 +5,11 @@ resource (`cpu`, `memory`, ...) per pod name, in milli-units (millicores; milli-
 Kubernetes' resource metrics client does (`Quantity.MilliValue()`), so utilisation and average-value
 arithmetic stay in integers.
 
-* `ResourceMetricsAPI` (the default) reads `metrics.k8s.io/v1beta1` PodMetrics
-  (`GET /apis/metrics.k8s.io/v1beta1/namespaces/NS/pods?labelSelector=...`), summing the containers of
-  each pod (or taking the one named `container`); a pod with a container lacking the resource is left out.
-* `StaticMetricsSource` holds numbers a test (or a benchmark) puts in with `set_usage(...)`; it is what
-  tests use until nodes report real usage.
+* `ResourceMetricsAPI` (the default) reads `metrics.k8s.io/v1beta1` PodMetrics through the client
+  (`GET /apis/metrics.k8s.io/v1beta1/namespaces/NS/pods?labelSelector=...`, which the API server answers
+  from the kubelets' `/stats/summary`), summing the containers of each pod (or taking the one named
+  `container`); a pod with a container lacking the resource is left out.
+* `StaticMetricsSource` holds numbers a unit test (or a benchmark) puts in with `set_usage(...)`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from kybernetes.machinery.errors import StatusError
 from kybernetes.machinery.labels import LabelSelector
 from kybernetes.machinery.quantity import Quantity
 
-METRICS_API = "/apis/metrics.k8s.io/v1beta1"
+METRICS_GROUP, METRICS_VERSION = "metrics.k8s.io", "v1beta1"
 
 
 class MetricsError(Exception):
@@ -54,22 +54,22 @@ def _sum_containers(containers: list[dict[str, Any]], *, resource: str, containe
 
 
 class ResourceMetricsAPI:
-    """Pod usage from the `metrics.k8s.io` API (served by metrics-server, or by the API server later)."""
+    """Pod usage from the `metrics.k8s.io` API (served by the API server, or by metrics-server)."""
 
     def __init__(self, *, client: Client) -> None:
         self.client = client
+        self.pod_metrics = client.dynamic(group=METRICS_GROUP, version=METRICS_VERSION, plural="pods",
+                                          namespaced=True)
 
     async def pod_resource_metrics(
         self, *, resource: str, namespace: str, selector: LabelSelector, container: str = ""
     ) -> dict[str, int]:
-        params = [("labelSelector", str(selector))] if not selector.empty else []
         try:
-            response = await self.client.request(
-                "GET", f"{METRICS_API}/namespaces/{namespace}/pods", params=params
-            )
+            found = await self.pod_metrics.list(namespace=namespace,
+                                                label_selector="" if selector.empty else str(selector))
         except StatusError as e:
             raise MetricsError(f"unable to fetch metrics from resource metrics API: {e.message}") from e
-        items = (response.json() or {}).get("items") or []
+        items = found.items
         if not items:
             raise MetricsError("no metrics returned from resource metrics API")
         out: dict[str, int] = {}

@@ -1,14 +1,23 @@
-"""The kubelet's HTTPS server: container logs and exec, for the API server's pods/log and pods/exec.
+"""The kubelet's HTTPS server: container logs, exec, attach and port forwarding, for the API server's
+pods/log, pods/exec, pods/attach and pods/portforward.
 
     GET /containerLogs/{namespace}/{pod}/{container}?follow=&tailLines=&timestamps=&previous=
         &sinceSeconds=&sinceTime=&limitBytes=          → text/plain, streamed while following
     GET /exec/{namespace}/{pod}/{container}?command=...&stdin=&stdout=&stderr=&tty=
         (WebSocket, subprotocol v5.channel.k8s.io or v4.channel.k8s.io) → the channel protocol
+    GET /attach/{namespace}/{pod}/{container}?stdin=&stdout=&stderr=&tty=   (WebSocket, as exec)
+    GET /portForward/{namespace}/{pod}[?ports=P]
+        (WebSocket, SPDY/3.1+portforward.k8s.io or v4.channel.k8s.io) → see `portforward`
 
 Logs are read from the container's CRI log file (`TIMESTAMP STREAM P|F message` lines, written by conmon;
 partial `P` lines are joined up to their `F`). Exec runs `Runtime.exec` and speaks the channel protocol:
 every binary message starts with its channel byte (0 stdin, 1 stdout, 2 stderr, 3 error: the final Status
 with the exit code, 4 resize; v5 adds 255 close, by which the client ends stdin).
+
+Attach serves the container's output from the moment of attaching, by following its CRI log as conmon
+writes it (stdout on channel 1, stderr on 2), and a Success Status on channel 3 when the container stops.
+Stdin is not attached: what the client sends is read and dropped (conmon's attach socket is not used).
+Port forwarding dials the port in the pod's newest ready sandbox with `Runtime.port_forward`.
 
 Trust: only clients presenting a certificate signed by the cluster CA are served (the API server uses one
 it issues itself). The serving certificate is self-signed, made on first start in `<data_dir>/pki/`; the API
@@ -22,6 +31,7 @@ import contextlib
 import datetime
 import json
 import logging
+import os
 import socket
 import ssl
 from collections.abc import AsyncIterator
@@ -37,9 +47,23 @@ from cryptography.x509.oid import NameOID
 
 from kybernetes.api.models.core_v1 import Node
 from kybernetes.client import Client
-from kybernetes.kubelet.runtime.protocol import ContainerStatus, ExecSession, Runtime, RuntimeError_, State
+from kybernetes.kubelet.agent.portforward import (
+    PORTFORWARD_PROTOCOLS,
+    SPDY_PROTOCOL,
+    serve_channels,
+    serve_spdy,
+)
+from kybernetes.kubelet.runtime.protocol import (
+    ContainerStatus,
+    ExecSession,
+    Runtime,
+    RuntimeError_,
+    SandboxStatus,
+    State,
+)
 
-__all__ = ["EXEC_PROTOCOLS", "KubeletServer", "LogOptions", "exit_status", "parse_cri_line", "read_log", "serve_kubelet"]
+__all__ = ["EXEC_PROTOCOLS", "KubeletServer", "LogOptions", "exit_status", "follow_output", "forward_error",
+           "parse_cri_line", "read_log", "serve_kubelet"]
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +200,11 @@ class KubeletServer:
         app = web.Application()
         app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self._logs)
         app.router.add_get("/exec/{namespace}/{pod}/{container}", self._exec)
+        app.router.add_get("/attach/{namespace}/{pod}/{container}", self._attach)
+        app.router.add_get("/portForward/{namespace}/{pod}", self._port_forward)
+        from kybernetes.kubelet.agent import stats  # GET /stats/summary, and its background sampler
+
+        stats.install(app, runtime=self.runtime, node_name=self.node_name, data_dir=self.data_dir)
         return app
 
     def ssl_context(self) -> ssl.SSLContext:
@@ -285,6 +314,75 @@ class KubeletServer:
                         stdout=_flag(q, "stdout") or tty, stderr=_flag(q, "stderr"))
         return ws
 
+    async def _attach(self, request: web.Request) -> web.StreamResponse:
+        ns, pod, name = (request.match_info[k] for k in ("namespace", "pod", "container"))
+        q = request.query
+        instances = [c for c in await self._find(namespace=ns, pod=pod, container=name) if c.state == State.RUNNING]
+        if not instances:
+            return self._text(f'container "{name}" in pod "{pod}" is not running', status=404)
+        c = instances[0]
+        sandbox = next((s for s in await self.runtime.list_pod_sandboxes() if s.id == c.sandbox_id), None)
+        uid = sandbox.config.uid if sandbox is not None and sandbox.config is not None else ""
+        path = self._log_path(c, namespace=ns, pod=pod, uid=uid)
+
+        async def running() -> bool:
+            try:
+                return (await self.runtime.container_status(container_id=c.id)).state == State.RUNNING
+            except RuntimeError_:
+                return False
+
+        ws = web.WebSocketResponse(protocols=EXEC_PROTOCOLS, heartbeat=None)
+        await ws.prepare(request)
+        tty = _flag(q, "tty")
+        await _run_attach(ws=ws, output=follow_output(path=path, running=running), stdout=_flag(q, "stdout") or tty,
+                          stderr=_flag(q, "stderr"))
+        return ws
+
+    async def _sandbox_of(self, *, namespace: str, pod: str) -> SandboxStatus | None:
+        """The pod's newest ready sandbox."""
+        found = [s for s in await self.runtime.list_pod_sandboxes() if s.state == State.RUNNING
+                 and s.config is not None and s.config.namespace == namespace and s.config.name == pod]
+        return max(found, key=lambda s: s.created_at_ns, default=None)
+
+    async def _port_forward(self, request: web.Request) -> web.StreamResponse:
+        ns, pod = request.match_info["namespace"], request.match_info["pod"]
+        sandbox = await self._sandbox_of(namespace=ns, pod=pod)
+        if sandbox is None:
+            return self._text(f'pod not found ("{pod}_{ns}")', status=404)
+        ports: list[int] = []
+        for value in request.query.getall("ports", []):
+            for part in value.split(","):
+                try:
+                    port = int(part)
+                except ValueError:
+                    return self._text(f'unable to parse "{part}" as a port', status=400)
+                if not 0 < port < 65536:
+                    return self._text(f'port "{part}" must be > 0 and < 65536', status=400)
+                ports.append(port)
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return self._text("Upgrade request required: port forwarding is served over WebSocket "
+                              f"({', '.join(PORTFORWARD_PROTOCOLS)})", status=400)
+        ws = web.WebSocketResponse(protocols=PORTFORWARD_PROTOCOLS, heartbeat=None)
+        spdy = ws.can_prepare(request).protocol == SPDY_PROTOCOL
+        if not spdy and not ports:
+            return self._text('query parameter "port" is required', status=400)
+
+        async def connect(port: int) -> tuple[Any, Any]:
+            return await self.runtime.port_forward(sandbox_id=sandbox.id, port=port)
+
+        def describe(port: int, error: BaseException) -> str:
+            return forward_error(port=port, sandbox=sandbox, error=error)
+
+        await ws.prepare(request)
+        try:
+            if spdy:
+                await serve_spdy(ws=ws, connect=connect, describe=describe)
+            else:
+                await serve_channels(ws=ws, ports=ports, connect=connect, describe=describe)
+        finally:
+            await ws.close()
+        return ws
+
 
 async def _run_exec(*, ws: web.WebSocketResponse, session: ExecSession, command: list[str], v5: bool,
                     stdout: bool, stderr: bool) -> None:
@@ -318,6 +416,72 @@ async def _run_exec(*, ws: web.WebSocketResponse, session: ExecSession, command:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reader
         await ws.close()
+
+
+# ---- attach and port-forward -----------------------------------------------------------------------------
+
+
+async def follow_output(*, path: Path, running: Any) -> AsyncIterator[tuple[int, bytes]]:
+    """The container's output from now on, as (stream, bytes), read from its CRI log as conmon writes it:
+    what `kubectl attach` shows. A partial record is passed on without a newline, as the process wrote it.
+    Ends once the container has stopped (after what it wrote last)."""
+    while not await asyncio.to_thread(path.exists):
+        if not await running():
+            return
+        await asyncio.sleep(FOLLOW_POLL_SECONDS)
+    with path.open("rb") as f:
+        f.seek(0, 2)
+        rest, last = b"", False
+        while True:
+            data = f.read()
+            if not data:
+                if last:
+                    return
+                last = not await running()
+                if not last:
+                    await asyncio.sleep(FOLLOW_POLL_SECONDS)
+                continue
+            *lines, rest = (rest + data).split(b"\n")
+            for line in lines:
+                parsed = parse_cri_line(line)
+                if parsed is not None:
+                    _, stream, partial, message = parsed
+                    yield (STDERR if stream == "stderr" else STDOUT), message + (b"" if partial else b"\n")
+
+
+async def _run_attach(*, ws: web.WebSocketResponse, output: AsyncIterator[tuple[int, bytes]], stdout: bool,
+                      stderr: bool) -> None:
+    async def relay() -> None:
+        async for stream, data in output:
+            if data and ((stream == STDOUT and stdout) or (stream == STDERR and stderr)):
+                await ws.send_bytes(bytes([stream]) + data)
+        await ws.send_bytes(bytes([ERROR]) + exit_status(0, command=[]))
+
+    async def client() -> None:
+        async for _ in ws:
+            pass  # stdin is not attached (see the module docstring); the loop sees the client leave
+
+    tasks = [asyncio.create_task(relay()), asyncio.create_task(client())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        await ws.close()
+
+
+def forward_error(*, port: int, sandbox: SandboxStatus, error: BaseException) -> str:
+    """The text on a port-forward error stream, in the shape Kubernetes (with a CRI runtime) writes it."""
+    if isinstance(error, OSError) and error.errno is not None:
+        detail = (f'failed to connect to localhost:{port} inside namespace "{sandbox.id}", '
+                  f"IPv4: dial tcp4 127.0.0.1:{port}: connect: {os.strerror(error.errno).lower()}")
+    else:
+        detail = str(error) or type(error).__name__
+    return (f"error forwarding port {port} to pod {sandbox.id}, uid : failed to execute portforward in network "
+            f'namespace "{sandbox.netns_path or "host"}": {detail}')
 
 
 def _self_signed(*, directory: Path, name: str) -> tuple[Path, Path]:

@@ -6,7 +6,9 @@ seconds, `kybernetes.client.clock`): it is running from `start_container` until 
 or until it is stopped or `kill_container` injects an exit. State is evaluated lazily on each call, so a
 `FakeClock` makes every run deterministic and no background task exists. Behaviours are chosen per
 container name (falling back to per image, then to `default_behavior`); exec results per command prefix;
-port-forwards reach per-port handlers (an echo by default). Stats grow with running time.
+port-forwards reach per-port handlers (an echo by default). Stats: while running, a container uses its
+behaviour's `cpu_millis` and `memory_bytes`; `set_usage` changes them at once for running containers (and
+for later ones), the CPU counter integrating each rate over the time it held.
 """
 
 from __future__ import annotations
@@ -77,6 +79,11 @@ class _Container:
     exit_code: int = 0
     reason: str = ""
     resources: Resources = field(default_factory=Resources)
+    # CPU nanoseconds used up to `usage_since` (clock time), and the usage from then on.
+    cpu_ns: int = 0
+    usage_since: float | None = None
+    cpu_millis: int = 0
+    memory_bytes: int = 0
 
 
 class FakeRuntime:
@@ -84,6 +91,7 @@ class FakeRuntime:
         self.clock = clock
         self.default_behavior = FakeBehavior()
         self.behaviors: dict[str, FakeBehavior] = {}  # by container name, or by image reference
+        self.usage: dict[str, tuple[int, int]] = {}  # (cpu millis, memory bytes) by container name or image
         self.exec_results: dict[tuple[str, ...], ExecResult | Exception] = {}
         self.port_handlers: dict[int, Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]] = {}
         self.sandboxes: dict[str, _Sandbox] = {}
@@ -99,6 +107,15 @@ class FakeRuntime:
     def set_behavior(self, *, key: str, behavior: FakeBehavior) -> None:
         """`key` is a container name or an image reference (a repo tag of the container's image)."""
         self.behaviors[key] = behavior
+
+    def set_usage(self, *, key: str, cpu_millis: int, memory_bytes: int) -> None:
+        """The usage of containers whose name (or image reference) is `key`, from now on: running ones change
+        at once, later ones start with it (it wins over their behaviour's)."""
+        self.usage[key] = (cpu_millis, memory_bytes)
+        for c in self.containers.values():
+            if self._usage_key(c.config) == key:
+                self._account(c)
+                c.cpu_millis, c.memory_bytes = cpu_millis, memory_bytes
 
     def set_exec_result(self, *, command: Sequence[str], result: ExecResult | Exception) -> None:
         """The result of any exec whose argv starts with `command`."""
@@ -118,7 +135,7 @@ class FakeRuntime:
     # ---- helpers --------------------------------------------------------------------------------------
 
     def _wall_ns(self, t: float | None) -> int:
-        return 0 if t is None else int((WALL_EPOCH + t) * 1e9)
+        return 0 if t is None else int(WALL_EPOCH) * 1_000_000_000 + round(t * 1e9)
 
     def _new_id(self) -> str:
         return hashlib.sha256(f"fake-{next(self._ids)}".encode()).hexdigest()
@@ -142,6 +159,22 @@ class FakeRuntime:
             if tag in self.behaviors:
                 return self.behaviors[tag]
         return self.default_behavior
+
+    def _usage_key(self, config: ContainerConfig) -> str | None:
+        if config.name in self.usage:
+            return config.name
+        return next((tag for tag in config.image.repo_tags if tag in self.usage), None)
+
+    def _account(self, c: _Container, *, now: float | None = None) -> None:
+        """Add the CPU used since `usage_since` up to `now` (or the exit) to the counter."""
+        self._settle(c)
+        if c.usage_since is None:
+            return
+        end = c.exited_at if c.exited_at is not None else (self.clock.now() if now is None else now)
+        # In whole nanoseconds of the stats' own timestamps, so that rates computed from them are exact.
+        elapsed_ns = max(0, self._wall_ns(end) - self._wall_ns(c.usage_since))
+        c.cpu_ns += elapsed_ns * c.cpu_millis // 1000
+        c.usage_since = end
 
     @staticmethod
     def _exit(c: _Container, *, at: float, code: int, oom: bool = False) -> None:
@@ -215,6 +248,8 @@ class FakeRuntime:
             raise CreateContainerError(behavior.create_error)
         cid = self._new_id()
         self.calls.append(f"create_container {config.name}")
+        key = self._usage_key(config)
+        cpu_millis, memory_bytes = self.usage[key] if key is not None else (behavior.cpu_millis, behavior.memory_bytes)
         self.containers[cid] = _Container(
             id=cid,
             sandbox_id=sandbox_id,
@@ -222,6 +257,8 @@ class FakeRuntime:
             behavior=behavior,
             created_at=self.clock.now(),
             resources=config.resources,
+            cpu_millis=cpu_millis,
+            memory_bytes=memory_bytes,
         )
         return cid
 
@@ -235,6 +272,7 @@ class FakeRuntime:
         if c.started_at is not None:
             raise RuntimeError_(f"container {container_id} was already started")
         c.started_at = self.clock.now()
+        c.usage_since = c.started_at
 
     async def stop_container(self, *, container_id: str, grace_seconds: float) -> None:
         c = self._container(container_id)
@@ -332,15 +370,15 @@ class FakeRuntime:
 
     async def container_stats(self, *, container_id: str) -> ContainerStats:
         c = self._container(container_id)
-        state = self._state(c)
-        end = c.exited_at if c.exited_at is not None else self.clock.now()
-        ran = max(0.0, end - c.started_at) if c.started_at is not None else 0.0
+        now = self.clock.now()  # one reading: the counter and its timestamp agree exactly
+        self._account(c, now=now)
+        running = self._state(c) is State.RUNNING
         return ContainerStats(
             id=container_id,
-            timestamp_ns=self._wall_ns(self.clock.now()),
-            cpu_usage_ns=int(ran * c.behavior.cpu_millis * 1e6),
-            memory_working_set_bytes=c.behavior.memory_bytes if state is State.RUNNING else 0,
-            memory_rss_bytes=c.behavior.memory_bytes if state is State.RUNNING else 0,
+            timestamp_ns=self._wall_ns(now),
+            cpu_usage_ns=c.cpu_ns,
+            memory_working_set_bytes=c.memory_bytes if running else 0,
+            memory_rss_bytes=c.memory_bytes if running else 0,
         )
 
     async def update_container_resources(self, *, container_id: str, resources: Resources) -> None:

@@ -226,6 +226,96 @@ async def test_missing_image_pull_backoff(harness: Harness, namespace: str) -> N
     assert "Back-off pulling image" in message and "ErrImagePull" in message and "manifest unknown" in message
 
 
+async def test_sidecar_starts_in_order_runs_beside_app_and_stops_last(harness: Harness, namespace: str) -> None:
+    startup = {"exec": {"command": ["started"]}, "periodSeconds": 1}
+    await harness.create(namespace, {
+        "restartPolicy": "Never", "terminationGracePeriodSeconds": 4,
+        "initContainers": [{"name": "side", "image": "busybox", "restartPolicy": "Always", "startupProbe": startup},
+                           {"name": "i2", "image": "busybox", "command": ["true"]}],
+        "containers": [{"name": "c", "image": "busybox"}]})
+    pod = await harness.wait_pod(namespace, lambda p: phase(p) == "Running" and cond(p, "Ready") == "True")
+    starts = [c for c in harness.runtime.calls if c.startswith("start")]
+    # The next init container waited for the sidecar's startup probe.
+    assert starts[:3] == ["start side", "start i2", "start c"]
+    assert harness.runtime.calls.index("exec side started") < harness.runtime.calls.index("start i2")
+    side = cstatus(pod, "side", "initContainerStatuses")
+    assert "running" in side["state"] and side["started"] and side["ready"]
+    assert cond(pod, "Initialized") == "True"
+    # A crashing sidecar is restarted beside the app (the pod's restartPolicy is Never).
+    sid = harness.runtime.running("side")
+    assert sid is not None
+    harness.runtime.exit(sid, 2)
+    pod = await harness.wait_pod(namespace, lambda p: cstatus(p, "side", "initContainerStatuses")
+                                 .get("restartCount", 0) >= 1 and harness.runtime.running("side") is not None)
+    assert cstatus(pod, "side", "initContainerStatuses")["lastState"]["terminated"]["exitCode"] == 2
+    assert "running" in cstatus(pod)["state"] and cstatus(pod)["restartCount"] == 0
+    # The app finishing completes the pod; the sidecar is then stopped with the grace period.
+    cid = harness.runtime.running("c")
+    assert cid is not None
+    harness.runtime.exit(cid, 0)
+    pod = await harness.wait_pod(namespace, lambda p: phase(p) == "Succeeded" and "terminated" in
+                                 cstatus(p, "side", "initContainerStatuses").get("state", {}))
+    assert ("side", 4.0) in harness.runtime.stopped_with
+
+
+async def test_sidecar_stopped_after_app_containers_on_deletion(harness: Harness, namespace: str) -> None:
+    await harness.create(namespace, {
+        "terminationGracePeriodSeconds": 3,
+        "initContainers": [{"name": "side", "image": "busybox", "restartPolicy": "Always"}],
+        "containers": [{"name": "c", "image": "busybox"}, {"name": "d", "image": "busybox"}]})
+    await harness.wait_pod(namespace, lambda p: phase(p) == "Running")
+    await harness.client.resource(Pod).delete(name="p", namespace=namespace)
+    deadline = time.monotonic() + 15
+    while harness.runtime.sandboxes:
+        assert time.monotonic() < deadline, harness.runtime.stopped_with
+        await asyncio.sleep(0.05)
+    order = [name for name, _ in harness.runtime.stopped_with]
+    assert order.index("side") > order.index("c") and order.index("side") > order.index("d"), order
+
+
+async def test_readiness_gates_hold_ready(harness: Harness, namespace: str) -> None:
+    await harness.create(namespace, {"readinessGates": [{"conditionType": "example.com/lb"}],
+                                     "containers": [{"name": "c", "image": "busybox"}]})
+    pod = await harness.wait_pod(namespace, lambda p: phase(p) == "Running" and cond(p, "ContainersReady") == "True")
+    ready = next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False" and ready["reason"] == "ReadinessGatesNotReady"
+    assert "example.com/lb" in ready["message"]
+    body = {"status": {"conditions": [*pod["status"]["conditions"],
+                                      {"type": "example.com/lb", "status": "True"}]}}
+    await harness.client.request("PATCH", f"/api/v1/namespaces/{namespace}/pods/p/status",
+                                 body=json.dumps(body).encode(), content_type="application/merge-patch+json")
+    pod = await harness.wait_pod(namespace, lambda p: cond(p, "Ready") == "True")
+    # The kubelet's own status writes keep the gate's condition.
+    assert cond(pod, "example.com/lb") == "True"
+
+
+async def test_start_error_is_reported_with_event_and_backs_off(harness: Harness, namespace: str) -> None:
+    from kybernetes.kubelet.runtime.protocol import RuntimeError_
+
+    real_start = harness.runtime.start_container
+    failures: list[str] = []
+
+    async def failing_start(*, container_id: str) -> None:
+        c = harness.runtime.containers[container_id]
+        if c.config.command[:1] == ("/no/such/binary",):
+            failures.append(container_id)
+            raise RuntimeError_('exec: "/no/such/binary": stat /no/such/binary: no such file or directory')
+        await real_start(container_id=container_id)
+
+    harness.runtime.start_container = failing_start  # type: ignore[method-assign]
+    await harness.create(namespace, {"containers": [{"name": "c", "image": "busybox",
+                                                     "command": ["/no/such/binary"]}]})
+    pod = await harness.wait_pod(namespace, lambda p: cstatus(p).get("state", {}).get("waiting", {})
+                                 .get("reason") == "RunContainerError")
+    assert "/no/such/binary" in cstatus(pod)["state"]["waiting"]["message"]
+    await asyncio.sleep(0.3)  # back-off 0.5 s: no second attempt yet
+    assert len(failures) == 1
+    assert all(cid not in harness.runtime.containers for cid in failures)  # the failed container is removed
+    r = await harness.client.request("GET", f"/api/v1/namespaces/{namespace}/events")
+    messages = [e["message"] for e in json.loads(r.body)["items"] if e["reason"] == "Failed"]
+    assert any("/no/such/binary" in m for m in messages), messages
+
+
 async def test_volumes_written(harness: Harness, namespace: str) -> None:
     await harness.client.resource(ConfigMap).create(ConfigMap(
         metadata=ObjectMeta(name="cfg", namespace=namespace), data={"app.conf": "x=1"}))

@@ -20,4 +20,5 @@ CONTROLLERS: dict[str, str] = {
     "cronjob": "kybernetes.controllers.cronjob",
     "daemonset": "kybernetes.controllers.daemonset",
     "statefulset": "kybernetes.controllers.statefulset",
+    "persistentvolume-binder": "kybernetes.controllers.persistentvolume",
 }

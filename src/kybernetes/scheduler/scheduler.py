@@ -118,7 +118,8 @@ class Scheduler:
         self.cache = SchedulerCache()
         self.snapshot = Snapshot()
         self.queue = SchedulingQueue(clock=clock)
-        self.profile = Profile(plugins=plugins if plugins is not None else default_plugins(),
+        self.profile = Profile(plugins=plugins if plugins is not None else default_plugins(
+                                   informers=informers, requeue=self.queue.move_all_to_active_or_backoff),
                                score_weights=DEFAULT_SCORE_WEIGHTS, scheduler_name=self.config.scheduler_name)
         rng = rng or random.Random()
         self.algorithm = Algorithm(profile=self.profile, nominated=self.queue.nominated_for, rng=rng,

@@ -4,7 +4,8 @@
     await agent.run()   # until cancelled
 
 Tasks (one TaskGroup): the node manager (registration, Lease, status), an informer over this node's pods, an
-informer over this Node (to read back spec.podCIDR), and the pod workers fed by one workqueue. Before the
+informer over this Node (to read back spec.podCIDR), container log rotation, and the pod workers fed by
+one workqueue. Before the
 workers start, the runtime's sandboxes are matched against the pods: those of existing pods are re-adopted
 as they are (their containers keep running), the rest are removed.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 from kybernetes.api.models.core_v1 import Node, Pod
 from kybernetes.client import REAL_CLOCK, Client, Clock, Informer, WorkQueue, object_key, run_workers
 from kybernetes.kubelet.agent.api import AgentAPI
+from kybernetes.kubelet.agent.logrotate import LogRotator
 from kybernetes.kubelet.agent.node import NodeManager, NodeOptions, host_ip_for
 from kybernetes.kubelet.agent.pods import PodWorkers, WorkerOptions
 from kybernetes.kubelet.agent.server import serve_kubelet
@@ -41,6 +43,10 @@ class AgentOptions:
     # The kubelet server (logs, exec): published as status.daemonEndpoints.kubeletEndpoint.Port (0: any port).
     kubelet_address: str = "0.0.0.0"
     kubelet_port: int = 10250
+    # Container log rotation (--container-log-max-size / --container-log-max-files); 0 turns it off.
+    log_max_size: int = 10 * 1024 * 1024
+    log_max_files: int = 5
+    log_rotate_interval: float = 10.0
 
 
 class Agent:
@@ -100,6 +106,11 @@ class Agent:
                 tg.create_task(self.node_informer.run(), name="kubelet-node-informer")
                 tg.create_task(self.api.recorder.run(), name="kubelet-events")
                 tg.create_task(self.api.pods.run(), name="kubelet-pod-informer")
+                if self.options.log_max_size > 0:
+                    rotator = LogRotator(runtime=self.runtime, max_size=self.options.log_max_size,
+                                         max_files=self.options.log_max_files,
+                                         interval=self.options.log_rotate_interval)
+                    tg.create_task(rotator.run(), name="kubelet-log-rotation")
                 tg.create_task(serve_kubelet(client=self.client, node_name=self.node_name, runtime=self.runtime,
                                              data_dir=self.data_dir, ca_pem=self.options.ca_pem,
                                              address=self.options.kubelet_address, port=self.options.kubelet_port,

@@ -10,11 +10,20 @@ containers (image per pull policy with back-off, env, argv, mounts, postStart) â
 with CrashLoopBackOff (10 s doubling to 300 s) â†’ probes (startup, then liveness and readiness). A pod with a
 deletionTimestamp runs preStop hooks, stops its containers with the grace period, removes its sandbox and
 is deleted with grace 0. State the runtime does not keep (back-offs, probe results) lives in `PodRecord`.
+
+Sidecars (init containers with `restartPolicy: Always`) start in their place among the init containers; the
+next one waits until the sidecar has *started* (its startup probe passed). They are probed and restarted
+(whatever the pod's restartPolicy) beside the app containers, do not hold back the pod's completion (once
+the app containers are done for good they are stopped), and on termination stop after the app containers,
+in reverse order. A container that cannot be created or started (CreateContainerError, RunContainerError)
+gets a Failed event and is retried with the crash back-off; CreateContainerConfigError (a missing Secret
+or ConfigMap) is retried on every resync, with one event per distinct error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 from dataclasses import dataclass, field
@@ -36,7 +45,14 @@ from kybernetes.kubelet.agent.podspec import (
 )
 from kybernetes.kubelet.agent.probes import ProbeState, run_handler
 from kybernetes.kubelet.agent.status import build_status, status_differs
-from kybernetes.kubelet.agent.volumes import VolumeError, VolumeFetcher, container_mounts, prepare_volumes
+from kybernetes.kubelet.agent.volumes import (
+    ClaimLookup,
+    VolumeError,
+    VolumeFetcher,
+    container_mounts,
+    prepare_volumes,
+    teardown_volumes,
+)
 from kybernetes.kubelet.images.policy import PullBackoff, ensure_image
 from kybernetes.kubelet.runtime.protocol import (
     ContainerConfig,
@@ -51,7 +67,7 @@ from kybernetes.kubelet.runtime.protocol import (
 from kybernetes.machinery.errors import StatusError
 
 __all__ = ["LABEL_CONTAINER", "LABEL_NAME", "LABEL_NAMESPACE", "LABEL_UID", "ContainerRecord", "PodRecord",
-           "PodWorkers", "WorkerOptions"]
+           "PodWorkers", "WorkerOptions", "is_sidecar"]
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +103,9 @@ class ContainerRecord:
     image_id: str = ""
     image_ref: str = ""
     pull_error: str = ""  # the registry's answer, repeated while in ImagePullBackOff
+    error_message: str = ""  # the last create/start error an event was sent for
+    error_backoff: float = 0.0  # the back-off after a create/start error (doubles, reset on a start)
+    error_until: float = 0.0
 
 
 @dataclass
@@ -101,6 +120,11 @@ class PodRecord:
 
     def container(self, name: str) -> ContainerRecord:
         return self.containers.setdefault(name, ContainerRecord())
+
+
+def is_sidecar(container: Container) -> bool:
+    """A restartable init container (`restartPolicy: Always`): it keeps running beside the app containers."""
+    return container.restart_policy == "Always"
 
 
 def latest_by_name(statuses: list[ContainerStatus]) -> dict[str, list[ContainerStatus]]:
@@ -163,6 +187,7 @@ class PodWorkers:
             return
         if record.sandbox_id:
             await self._remove_sandbox(record.sandbox_id)
+        await asyncio.to_thread(teardown_volumes, root=self.data_dir / "pods" / record.uid / "volumes")
         shutil.rmtree(self.data_dir / "pods" / record.uid, ignore_errors=True)
 
     # ---- sync -------------------------------------------------------------------------------------------
@@ -184,7 +209,10 @@ class PodWorkers:
             return
         phase = pod.status.phase if pod.status else None
         if phase in ("Succeeded", "Failed"):
-            await self._stop_all(pod, record, grace=0)
+            # Only sidecars can still run here (a finished pod's app containers have all exited): they get
+            # SIGTERM and the grace period, and their final state is reported.
+            await self._stop_all(pod, record, grace=self._grace(pod), pre_stop=True)
+            await self._write_status(pod, record)
             return
         wake: list[float] = [self.clock.now() + self.options.resync_seconds]
         await self._advance(pod, record, wake)
@@ -203,15 +231,46 @@ class PodWorkers:
                     fetch=self._fetcher(pod, record), sa_token=await self._wants_token(pod))
                 record.volumes_at = now
             except (VolumeError, OSError, StatusError) as e:
+                # Retried on every resync; one FailedMount event per distinct error.
+                repeated = all(record.container(c.name or "").waiting_message == str(e)
+                               for c in pod.spec.containers or [])
                 for c in pod.spec.containers or []:
                     rec = record.container(c.name or "")
                     rec.waiting_reason, rec.waiting_message = "CreateContainerConfigError", str(e)
+                if not repeated:
+                    await self.api.event(pod=pod, reason="FailedMount", message=f"MountVolume.SetUp failed: {e}",
+                                         warning=True)
                 return
         statuses = latest_by_name(await self.runtime.list_containers(sandbox_id=record.sandbox_id))
         policy = pod.spec.restart_policy or "Always"
+        # Once an app container has run, the init phase is over for good: sidecars then restart beside the
+        # app containers and no longer hold them back.
+        initialized = any(statuses.get(c.name or "") for c in pod.spec.containers or [])
+        # The app containers are done for good: the pod completes once its sidecars are stopped, and a
+        # stopped sidecar is not started again.
+        finished = policy != "Always" and bool(pod.spec.containers) and all(
+            (h := statuses.get(c.name or "")) and h[0].state == State.EXITED
+            and (policy == "Never" or h[0].exit_code == 0) for c in pod.spec.containers or [])
         for init in pod.spec.init_containers or []:
             history = statuses.get(init.name or "", [])
             current = history[0] if history else None
+            if is_sidecar(init) and finished:
+                rec = record.container(init.name or "")
+                rec.waiting_reason = rec.waiting_message = ""
+                continue
+            if is_sidecar(init):
+                if current is not None and current.state == State.RUNNING:
+                    await self._probe(pod, record, init, current, wake)
+                    if record.container(init.name or "").started or initialized:
+                        continue
+                    return  # the next init container waits until this sidecar has started
+                if current is None or current.state == State.EXITED:
+                    await self._start_or_backoff(pod, record, init, history, wake, init_container=True)
+                if initialized:
+                    continue
+                return
+            if initialized:
+                continue
             if current is not None and current.state == State.EXITED and current.exit_code == 0:
                 continue
             if current is not None and current.state == State.RUNNING:
@@ -230,6 +289,8 @@ class PodWorkers:
             elif current.state == State.EXITED:
                 if policy == "Always" or (policy == "OnFailure" and current.exit_code != 0):
                     await self._start_or_backoff(pod, record, container, history, wake)
+        if finished:
+            await self._stop_all(pod, record, grace=self._grace(pod), pre_stop=True)
 
     async def _wants_token(self, pod: Pod) -> bool:
         assert pod.spec is not None
@@ -253,6 +314,7 @@ class PodWorkers:
             secret=lambda n: self.api.secret(namespace=ns, name=n),
             token=token, ca_pem=lambda: self.api.ca_pem(namespace=ns),
             host_ip=self.host_ip, pod_ip=record.pod_ip, allocatable=self.api.allocatable(),
+            claims=ClaimLookup.over(api=self.api, namespace=ns),
         )
 
     async def _ensure_sandbox(self, pod: Pod, record: PodRecord) -> bool:
@@ -317,6 +379,9 @@ class PodWorkers:
         assert pod.metadata is not None and pod.spec is not None
         rec = record.container(container.name or "")
         image = container.image or ""
+        if self.clock.now() < rec.error_until:  # a create/start error backs off like a crashing container
+            wake.append(rec.error_until)
+            return
         if self.pull_backoff.in_backoff(image):
             rec.waiting_reason = "ImagePullBackOff"
             rec.waiting_message = f'Back-off pulling image "{image}": {rec.pull_error}'.rstrip(": ")
@@ -334,7 +399,7 @@ class PodWorkers:
             rec.waiting_reason, rec.waiting_message = e.reason, str(e)
             rec.pull_error = f"{e.reason}: {e}"
             await self.api.event(pod=pod, reason="Failed", message=f'Failed to pull image "{image}": {e}',
-                                 warning=True, field_path=f"spec.containers{{{container.name}}}")
+                                 warning=True, field_path=self._field_path(pod, container))
             return
         rec.image_id, rec.image_ref = ref.repo_digest or ref.id, image
         try:
@@ -342,10 +407,11 @@ class PodWorkers:
             argv = build_argv(container=container, image=ref.config, env=dict(env))
             mounts = container_mounts(container=container, volumes=record.volumes)
         except (EnvError, VolumeError, StatusError) as e:
-            rec.waiting_reason, rec.waiting_message = "CreateContainerConfigError", str(e)
+            # Retried on every resync (cheap: the missing object may appear any moment); one event per error.
+            await self._failed(pod, rec, container, "CreateContainerConfigError", str(e), wake, backoff=False)
             return
         if not argv:
-            rec.waiting_reason, rec.waiting_message = "CreateContainerError", "no command specified"
+            await self._failed(pod, rec, container, "CreateContainerError", "no command specified", wake)
             return
         env = [*((kv.split("=", 1)[0], kv.split("=", 1)[1]) for kv in ref.config.env if "=" in kv), *env]
         config = ContainerConfig(
@@ -361,17 +427,20 @@ class PodWorkers:
         try:
             cid = await self.runtime.create_container(sandbox_id=record.sandbox_id, config=config)
         except RuntimeError_ as e:
-            rec.waiting_reason, rec.waiting_message = "CreateContainerError", str(e)
+            await self._failed(pod, rec, container, "CreateContainerError", str(e), wake)
             return
         try:
             await self.runtime.start_container(container_id=cid)
         except RuntimeError_ as e:
-            rec.waiting_reason, rec.waiting_message = "RunContainerError", str(e)
+            with contextlib.suppress(RuntimeError_):
+                await self.runtime.remove_container(container_id=cid)  # never ran: nothing to keep of it
+            await self._failed(pod, rec, container, "RunContainerError", str(e), wake)
             return
-        rec.waiting_reason = rec.waiting_message = ""
+        rec.waiting_reason = rec.waiting_message = rec.error_message = ""
+        rec.error_backoff = rec.error_until = 0.0
         rec.probes, rec.instance, rec.ready, rec.started = {}, cid, False, container.startup_probe is None
         await self.api.event(pod=pod, reason="Started", message=f"Started container {container.name}",
-                             field_path=f"spec.containers{{{container.name}}}")
+                             field_path=self._field_path(pod, container))
         hook = container.lifecycle.post_start if container.lifecycle else None
         if hook is not None:
             ok, message = await run_handler(runtime=self.runtime, container_id=cid, container=container,
@@ -380,6 +449,30 @@ class PodWorkers:
             if not ok:
                 await self.api.event(pod=pod, reason="FailedPostStartHook", message=message, warning=True)
                 await self.runtime.stop_container(container_id=cid, grace_seconds=self._grace(pod))
+
+    async def _failed(self, pod: Pod, rec: ContainerRecord, container: Container, reason: str, message: str,
+                      wake: list[float], *, backoff: bool = True) -> None:
+        """A container that could not be created or started: a waiting reason, a Failed event (once per
+        distinct message when retried on every resync) and, for runtime errors, a back-off before retrying."""
+        rec.waiting_reason, rec.waiting_message = reason, message
+        if backoff:
+            rec.error_backoff = self.options.crash_backoff if rec.error_backoff == 0 else min(
+                rec.error_backoff * 2, self.options.crash_backoff_cap)
+            rec.error_until = self.clock.now() + rec.error_backoff
+            wake.append(rec.error_until)
+        elif rec.error_message == message:
+            return
+        rec.error_message = message
+        log.info("pod %s container %s: %s: %s", pod.metadata.name if pod.metadata else "", container.name,
+                 reason, message)
+        await self.api.event(pod=pod, reason="Failed", message=f"Error: {message}", warning=True,
+                             field_path=self._field_path(pod, container))
+
+    @staticmethod
+    def _field_path(pod: Pod, container: Container) -> str:
+        inits = {c.name for c in (pod.spec.init_containers or [])} if pod.spec is not None else set()
+        kind = "initContainers" if container.name in inits else "containers"
+        return f"spec.{kind}{{{container.name}}}"
 
     async def _env(self, pod: Pod, record: PodRecord, container: Container) -> list[tuple[str, str]]:
         assert pod.metadata is not None
@@ -435,7 +528,10 @@ class PodWorkers:
             elif kind in ("liveness", "startup") and state.result is False:
                 what = "Liveness" if kind == "liveness" else "Startup"
                 await self.api.event(pod=pod, reason="Unhealthy", message=f"{what} probe failed: {message}",
-                                     warning=True, field_path=f"spec.containers{{{container.name}}}")
+                                     warning=True, field_path=self._field_path(pod, container))
+                await self.api.event(pod=pod, reason="Killing", field_path=self._field_path(pod, container),
+                                     message=f"Container {container.name} failed {what.lower()} probe, "
+                                             "will be restarted")
                 await self.runtime.stop_container(container_id=current.id,
                                                   grace_seconds=float(probe.termination_grace_period_seconds
                                                                       or self._grace(pod)))
@@ -462,9 +558,17 @@ class PodWorkers:
 
         running = [c for c in await self.runtime.list_containers(sandbox_id=record.sandbox_id)
                    if c.state == State.RUNNING]
+        # App containers stop together; sidecars only after them, in reverse order, so that they serve the
+        # app containers' own shutdown (a log shipper, a proxy) until its end.
+        sidecars = [c.name for c in pod.spec.init_containers or [] if is_sidecar(c)]
+        first = [c for c in running if c.name not in sidecars]
         async with asyncio.TaskGroup() as tg:
-            for c in running:
+            for c in first:
                 tg.create_task(stop(c))
+        for name in reversed(sidecars):
+            for c in running:
+                if c.name == name:
+                    await stop(c)
 
     async def _terminate(self, pod: Pod, record: PodRecord) -> None:
         assert pod.metadata is not None
@@ -475,6 +579,8 @@ class PodWorkers:
                 # The pod leaves the API only once nothing of it is left on the node: try again later.
                 raise RuntimeError_(f"sandbox {record.sandbox_id} of {record.key} not removed yet")
             record.sandbox_id = ""
+        # Likewise its mounts (memory-backed emptyDirs): unmounted before the pod is gone from the API.
+        await asyncio.to_thread(teardown_volumes, root=self.data_dir / "pods" / record.uid / "volumes")
         await self.api.delete_pod(namespace=pod.metadata.namespace or "default", name=pod.metadata.name or "",
                                   uid=pod.metadata.uid or "")
 

@@ -4,8 +4,12 @@
 phase, conditions (PodReadyToStartContainers, Initialized, ContainersReady, Ready; PodScheduled is the
 scheduler's and left alone), init and app container statuses (state, lastState, restartCount, ready,
 started, image, imageID, containerID `<runtime>://<id>`), pod and host IPs, startTime and qosClass.
-Transition times and startTime are carried over from the current status while unchanged, so that
-`status_differs` is false for a pod whose status has not really changed and no write is made.
+Sidecars (restartable init containers) count as initialized once started and are part of readiness, not
+of the phase. Ready also needs every `readinessGates` condition True (else ReadinessGatesNotReady); the
+conditions the kubelet does not own (gates', DisruptionTarget) are carried over, as the merge patch
+replaces the list. A terminal phase (Succeeded, Failed) is never left. Transition times and startTime are
+carried over from the current status while unchanged, so that `status_differs` is false for a pod whose
+status has not really changed and no write is made.
 """
 
 from __future__ import annotations
@@ -72,28 +76,62 @@ def _container_status(*, spec: Container, history: list[ContainerStatus], rec: C
     return out
 
 
-def _phase(*, pod: Pod, init: list[dict[str, Any]], app: list[dict[str, Any]]) -> str:
+def _phase(*, pod: Pod, init: list[dict[str, Any]], app: list[dict[str, Any]], initialized: bool,
+           sidecars: set[str]) -> str:
     assert pod.spec is not None
     policy = pod.spec.restart_policy or "Always"
-    for s in init:
-        term = s["state"].get("terminated")
-        if term is None or term["exitCode"] != 0:
-            failed = (term is not None or "terminated" in s["lastState"]) and policy == "Never"
-            return "Failed" if failed else "Pending"
+    if not initialized:
+        for s in init:
+            if s["name"] in sidecars:
+                continue  # restarted whatever the pod's policy: never what fails the pod
+            term = s["state"].get("terminated")
+            if term is None or term["exitCode"] != 0:
+                failed = (term is not None or "terminated" in s["lastState"]) and policy == "Never"
+                return "Failed" if failed else "Pending"
+        return "Pending"
+    # Sidecars do not count: a pod whose app containers have finished is finished.
     running = sum(1 for s in app if "running" in s["state"])
     terminated = [s["state"]["terminated"] for s in app if "terminated" in s["state"]]
     restarting = sum(1 for s in app if "waiting" in s["state"] and "terminated" in s["lastState"])
     if running:
         return "Running"
     if terminated and len(terminated) == len(app):
-        if policy == "Always":
-            return "Running"
+        if policy == "Always" or any("running" in s["state"] for s in init if s["name"] in sidecars):
+            return "Running"  # a pod completes only once its sidecars are stopped too
         if any(t["exitCode"] != 0 for t in terminated):
             return "Running" if policy == "OnFailure" else "Failed"
         return "Succeeded"
     if restarting and restarting + len(terminated) == len(app):
         return "Running"
     return "Pending"
+
+
+def _initialized(*, init: list[dict[str, Any]], app: list[dict[str, Any]], sidecars: set[str]) -> bool:
+    """Every regular init container completed and every sidecar started — or the app containers have run
+    already (a sidecar restarting later does not make a pod uninitialized again)."""
+    if any(s.get("containerID") or "waiting" not in s["state"] or s["lastState"] for s in app):
+        return True
+    for s in init:
+        if s["name"] in sidecars:
+            if not s["started"]:
+                return False
+        elif "terminated" not in s["state"] or s["state"]["terminated"]["exitCode"] != 0:
+            return False
+    return True
+
+
+def _gates(pod: Pod, previous: dict[str, dict[str, Any]]) -> list[str]:
+    """Messages for the readinessGates whose condition is not True (empty: all gates pass)."""
+    assert pod.spec is not None
+    out: list[str] = []
+    for gate in pod.spec.readiness_gates or []:
+        kind = gate.condition_type or ""
+        condition = previous.get(kind)
+        if condition is None:
+            out.append(f'corresponding condition of pod readiness gate "{kind}" does not exist.')
+        elif condition.get("status") != "True":
+            out.append(f'the status of pod readiness gate "{kind}" is not "True", but {condition.get("status")}')
+    return out
 
 
 def _condition(kind: str, ok: bool, previous: dict[str, Any], now: str, reason: str = "",
@@ -115,32 +153,49 @@ def build_status(*, pod: Pod, record: PodRecord, runtime_statuses: dict[str, lis
     assert pod.spec is not None
     current: dict[str, Any] = msgspec.to_builtins(pod.status) if pod.status is not None else {}
     previous: dict[str, Any] = {c["type"]: c for c in current.get("conditions") or []}
+    sidecars = {c.name or "" for c in pod.spec.init_containers or [] if c.restart_policy == "Always"}
     init = [_container_status(spec=c, history=runtime_statuses.get(c.name or "", []),
                               rec=record.containers.get(c.name or ""), runtime=runtime_name,
                               default_wait="PodInitializing")
             for c in pod.spec.init_containers or []]
-    initialized = all("terminated" in s["state"] and s["state"]["terminated"]["exitCode"] == 0 for s in init)
-    app = [_container_status(spec=c, history=runtime_statuses.get(c.name or "", []),
-                             rec=record.containers.get(c.name or ""), runtime=runtime_name,
-                             default_wait="ContainerCreating" if initialized else "PodInitializing")
-           for c in pod.spec.containers or []]
-    phase = _phase(pod=pod, init=init, app=app)
-    unready = [s["name"] for s in app if not s["ready"]]
+    app_defaults = [_container_status(spec=c, history=runtime_statuses.get(c.name or "", []),
+                                      rec=record.containers.get(c.name or ""), runtime=runtime_name,
+                                      default_wait="ContainerCreating")
+                    for c in pod.spec.containers or []]
+    initialized = _initialized(init=init, app=app_defaults, sidecars=sidecars)
+    app = app_defaults if initialized else [
+        _container_status(spec=c, history=runtime_statuses.get(c.name or "", []),
+                          rec=record.containers.get(c.name or ""), runtime=runtime_name,
+                          default_wait="PodInitializing")
+        for c in pod.spec.containers or []]
+    phase = _phase(pod=pod, init=init, app=app, initialized=initialized, sidecars=sidecars)
+    if current.get("phase") in ("Succeeded", "Failed"):
+        phase = current["phase"]  # terminal: a pod never leaves it
+    unready = [s["name"] for s in init if s["name"] in sidecars and not s["ready"]] + [
+        s["name"] for s in app if not s["ready"]]
     ready_msg = f"containers with unready status: [{' '.join(unready)}]"
-    uninit = [s["name"] for s in init if "terminated" not in s["state"]
-              or s["state"]["terminated"]["exitCode"] != 0]
+    uninit = [s["name"] for s in init if (not s["started"] if s["name"] in sidecars else (
+        "terminated" not in s["state"] or s["state"]["terminated"]["exitCode"] != 0))]
     completed = phase == "Succeeded"
+    gates = _gates(pod, previous)
+    if unready or completed:
+        ready = _condition("Ready", False, previous, now, "PodCompleted" if completed else "ContainersNotReady",
+                           "" if completed else ready_msg)
+    else:
+        ready = _condition("Ready", not gates, previous, now, "ReadinessGatesNotReady", ", ".join(gates))
     conditions = [
         _condition("PodReadyToStartContainers", bool(record.sandbox_id), previous, now),
         _condition("Initialized", initialized, previous, now, "ContainersNotInitialized",
                    f"containers with incomplete status: [{' '.join(uninit)}]"),
-        _condition("Ready", not unready, previous, now, "PodCompleted" if completed else "ContainersNotReady",
-                   "" if completed else ready_msg),
-        _condition("ContainersReady", not unready, previous, now,
+        ready,
+        _condition("ContainersReady", not unready and not completed, previous, now,
                    "PodCompleted" if completed else "ContainersNotReady", "" if completed else ready_msg),
     ]
     if "PodScheduled" in previous:
         conditions.insert(1, previous["PodScheduled"])
+    # Conditions the kubelet does not own (readiness gates', DisruptionTarget, ...) are kept: the status
+    # is written as a merge patch, which replaces the whole list.
+    conditions += [c for kind, c in previous.items() if kind not in _OWN_CONDITIONS]
     status: dict[str, Any] = {
         "phase": phase, "conditions": conditions, "hostIP": host_ip, "hostIPs": [{"ip": host_ip}],
         "startTime": current.get("startTime") or now, "qosClass": current.get("qosClass") or qos_class(pod),
@@ -152,6 +207,9 @@ def build_status(*, pod: Pod, record: PodRecord, runtime_statuses: dict[str, lis
         status["podIP"] = record.pod_ip
         status["podIPs"] = [{"ip": record.pod_ip}]
     return status
+
+
+_OWN_CONDITIONS = frozenset({"PodScheduled", "PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady"})
 
 
 def _normal(value: Any) -> Any:

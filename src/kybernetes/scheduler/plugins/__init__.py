@@ -6,6 +6,9 @@ Kubernetes, so the per-node reasons name that filter). Score weights are Kuberne
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from kybernetes.client import SharedInformerFactory
 from kybernetes.scheduler.plugins import (
     balancedallocation,
     interpodaffinity,
@@ -16,6 +19,7 @@ from kybernetes.scheduler.plugins import (
     nodeunschedulable,
     podtopologyspread,
     tainttoleration,
+    volumebinding,
 )
 
 __all__ = ["DEFAULT_SCORE_WEIGHTS", "default_plugins"]
@@ -30,8 +34,16 @@ DEFAULT_SCORE_WEIGHTS: dict[str, int] = {
 }
 
 
-def default_plugins() -> list[object]:
-    """Fresh instances of the default plugins, in filter order."""
+def default_plugins(*, informers: SharedInformerFactory | None = None,
+                    requeue: Callable[..., object] | None = None) -> list[object]:
+    """Fresh instances of the default plugins, in filter order. `informers` feed the plugins that read
+    more than pods and nodes (VolumeBinding); `requeue(event, plugins=...)` retries the pods they rejected
+    when what they read changes."""
+
+    def volume_changed() -> None:
+        if requeue is not None:
+            requeue("PersistentVolumeChange", plugins=(volumebinding.NAME,))
+
     return [
         nodeunschedulable.NodeUnschedulable(),
         nodename.NodeName(),
@@ -39,6 +51,7 @@ def default_plugins() -> list[object]:
         nodeaffinity.NodeAffinity(),
         nodeports.NodePorts(),
         noderesources.NodeResourcesFit(),
+        volumebinding.VolumeBinding(informers=informers, on_change=volume_changed),
         podtopologyspread.PodTopologySpread(),
         interpodaffinity.InterPodAffinity(),
         balancedallocation.BalancedAllocation(),

@@ -453,6 +453,31 @@ class RuncRuntime:
             raise
         return await asyncio.open_connection(sock=sock)
 
+    async def reopen_container_log(self, *, container_id: str) -> None:
+        """Have conmon start a new log file under the container's log path (after the kubelet renamed the old
+        one away): message 2 (reopen logs) on conmon's control fifo `<bundle>/ctl`. Returns once the new
+        file exists."""
+        record = await self._running(container_id)
+        ctl = self.state.container_dir(container_id) / "ctl"
+
+        def send() -> None:
+            fd = os.open(ctl, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            try:
+                os.write(fd, b"2 0 0\n")
+            finally:
+                os.close(fd)
+
+        try:
+            await asyncio.to_thread(send)
+        except OSError as e:
+            raise RuntimeError_(f"container {container_id}: reopening its log: {e}") from e
+        log_path = Path(record.log_path)
+        for _ in range(100):
+            if await asyncio.to_thread(log_path.exists):
+                return
+            await asyncio.sleep(0.01)
+        raise RuntimeError_(f"container {container_id}: conmon did not reopen {log_path}")
+
     async def container_stats(self, *, container_id: str) -> ContainerStats:
         record = await asyncio.to_thread(self._container, container_id)
         usage = await asyncio.to_thread(self.cgroups.usage, path=record.cgroups_path)

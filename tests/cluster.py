@@ -38,6 +38,8 @@ class ServerProcess:
     components: tuple[str, ...] = ()
     data_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="kyb-test-")))
     port: int = field(default_factory=free_port)
+    listen_host: str = "127.0.0.1"  # 0.0.0.0 for clusters whose nodes live in other network namespaces
+    extra_args: tuple[str, ...] = ()
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -54,8 +56,8 @@ class ServerProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kybernetes.cli.main", "server", "--data-dir", str(self.data_dir),
-             "--listen", f"127.0.0.1:{self.port}", "--datastore", self.datastore,
-             *self._disable_flags()],
+             "--listen", f"{self.listen_host}:{self.port}", "--datastore", self.datastore,
+             *self._disable_flags(), *self.extra_args],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + timeout

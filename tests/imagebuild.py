@@ -501,17 +501,19 @@ def _free_port() -> int:
 
 
 class LocalRegistry:
-    """`docker-registry serve` on 127.0.0.1:<free port> with storage in a temporary directory."""
+    """`docker-registry serve` on 127.0.0.1:<free port> (or another local `address`) with storage in a
+    temporary directory."""
 
-    def __init__(self, *, htpasswd: dict[str, str] | None = None) -> None:
+    def __init__(self, *, htpasswd: dict[str, str] | None = None, address: str = "127.0.0.1") -> None:
         self.htpasswd = htpasswd
+        self.address = address
         self.dir: Path | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
 
     @property
     def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.address}:{self.port}"
 
     @property
     def url(self) -> str:
@@ -528,7 +530,7 @@ class LocalRegistry:
                     "version: 0.1",
                     "log:", "  level: warn", "  accesslog:", "    disabled: true",
                     "storage:", f"  filesystem:\n    rootdirectory: {self.dir / 'data'}", "  delete:\n    enabled: true",
-                    "http:", f"  addr: 127.0.0.1:{self.port}",
+                    "http:", f"  addr: {self.address}:{self.port}",
                 ]
                 if self.htpasswd is not None:
                     lines = "".join(f"{user}:{bcrypt_hash(pw)}\n" for user, pw in self.htpasswd.items())

@@ -145,6 +145,8 @@ class RealNode:
 
         with contextlib.suppress(Exception):
             asyncio.run(remove_all())
+        for table in (f"{self.prefix}-node", f"{self.prefix}-proxy"):  # the agent leaves its rules in place
+            subprocess.run(["nft", "delete", "table", "ip", table], capture_output=True, check=False)
         cg = Cgroups()
         for qos in ("besteffort", "burstable", "guaranteed", ""):
             with contextlib.suppress(Exception):

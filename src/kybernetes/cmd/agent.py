@@ -2,7 +2,7 @@
 
 `kyb agent --kubeconfig FILE | --server URL --token T --node-name N --data-dir DIR [--runtime runc|fake]
 [--pod-cidr CIDR] [--registry-mirror REGISTRY=URL]... [--insecure-registry HOST[:PORT]]...
-[--bridge NAME --netns-prefix P --cgroup-root PATH]`: registers the Node, keeps its Lease fresh and runs
+[--bridge NAME --netns-prefix P --cgroup-root PATH] [--container-log-max-size 10Mi --container-log-max-files 5]`: registers the Node, keeps its Lease fresh and runs
 the pods bound to it (see `kybernetes.kubelet.agent`). Stops cleanly on SIGTERM/SIGINT; containers keep
 running and are re-adopted by the next start.
 
@@ -51,9 +51,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--netns-prefix", default="kyb",
                         help="prefix of pod network namespaces and host veths (at most 8 characters)")
     parser.add_argument("--cgroup-root", default="/kubepods", help="parent cgroup of every pod")
+    parser.add_argument("--cluster-cidr", default="10.244.0.0/16",
+                        help="every node's pod ranges: pod traffic leaving it is masqueraded")
+    parser.add_argument("--no-proxy", dest="proxy", action="store_false",
+                        help="do not run the Service proxy in this process (run `kyb proxy` instead)")
     parser.add_argument("--node-ip", default="", help="InternalIP to report (default: the route to the server)")
     parser.add_argument("--kubelet-port", type=int, default=10250,
                         help="port of the kubelet's HTTPS server (logs, exec); 0 picks a free one")
+    parser.add_argument("--container-log-max-size", default="10Mi",
+                        help="rotate a container's log once it is this large (a quantity, e.g. 10Mi; 0: never)")
+    parser.add_argument("--container-log-max-files", type=int, default=5,
+                        help="log files kept per container, the live one included (at least 2)")
+    parser.add_argument("--container-log-monitor-interval", type=float, default=10.0, metavar="SECONDS",
+                        help="how often container log sizes are checked for rotation")
 
 
 def _config(args: argparse.Namespace) -> ClientConfig:
@@ -107,6 +117,7 @@ class _Node:
     def __init__(self, args: argparse.Namespace, data_dir: Path) -> None:
         self.args, self.data_dir = args, data_dir
         self.runc: Any = None  # the RuncRuntime, whose network `set_pod_cidr` fills in
+        self.pod_cidr: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.runtime, self.images = self._build()
 
     def _build(self) -> tuple[Runtime, ImageService]:
@@ -135,6 +146,50 @@ class _Node:
         self.runc.network = PodNetwork(pod_cidr=cidr, bridge=self.args.bridge, prefix=self.args.netns_prefix,
                                        state_dir=self.data_dir / "network")
         log.info("pod network: bridge %s, %s", self.args.bridge, cidr)
+        self.pod_cidr.set_result(cidr)
+
+    async def run_network(self, client: Client) -> None:
+        """Routes to the other nodes' pods, masquerade for this node's pods once their range is known, and
+        the Service proxy (`kyb proxy` in this process, its table named after the netns prefix)."""
+        if self.runc is None:
+            return
+        from kybernetes.kubelet.network.routes import NodeRoutes, follow_nodes
+
+        routes = NodeRoutes(node_name=self.args.node_name, cluster_cidr=self.args.cluster_cidr,
+                            table=f"{self.args.netns_prefix}-node")
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(follow_nodes(client=client, routes=routes), name="kubelet-node-routes")
+            if self.args.proxy:
+                tg.create_task(self._run_proxy(client), name="kubelet-proxy")
+            cidr = await self.pod_cidr
+            try:
+                await routes.masquerade(pod_cidr=cidr)
+            except OSError as e:  # pods still reach each other; only traffic leaving the cluster is affected
+                log.error("no masquerade for pods leaving the cluster: %s", e)
+
+
+    async def _run_proxy(self, client: Client) -> None:
+        from kybernetes.client import SharedInformerFactory
+        from kybernetes.proxy import Nft, Proxier, ProxyOptions, RulesetConfig
+
+        factory = SharedInformerFactory(client=client)
+        options = ProxyOptions(node_name=self.args.node_name,
+                               ruleset=RulesetConfig(table=f"{self.args.netns_prefix}-proxy",
+                                                     cluster_cidr=self.args.cluster_cidr))
+        proxier = Proxier(informers=factory, applier=Nft(), options=options)
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(factory.run(), name="kubelet-proxy-informers")
+            await proxier.run()
+
+
+def _log_max_size(text: str) -> int:
+    from kybernetes.machinery.quantity import parse_quantity, to_int
+
+    try:
+        parse_quantity(text)
+        return max(0, to_int(text))
+    except (ValueError, TypeError) as e:
+        raise SystemExit(f"kyb agent: --container-log-max-size wants a quantity such as 10Mi, got {text!r}") from e
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -146,9 +201,14 @@ async def serve(args: argparse.Namespace) -> None:
         agent = Agent(client=client, node_name=args.node_name, runtime=node.runtime, images=node.images,
                       data_dir=data_dir, on_pod_cidr=node.set_pod_cidr,
                       options=AgentOptions(host_ip=args.node_ip, ca_pem=_ca_pem(args), workers=workers,
-                                           kubelet_port=args.kubelet_port))
+                                           kubelet_port=args.kubelet_port,
+                                           log_max_size=_log_max_size(args.container_log_max_size),
+                                           log_max_files=max(2, args.container_log_max_files),
+                                           log_rotate_interval=max(0.1, args.container_log_monitor_interval)))
         try:
-            await agent.run()
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(node.run_network(client), name="kubelet-network")
+                await agent.run()
         finally:
             aclose = getattr(node.images, "aclose", None)
             if aclose is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import logging
 from pathlib import Path
 
@@ -39,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--advertise-address", default=None, help="address other components reach this server at")
     parser.add_argument("--service-cidr", default="10.96.0.0/12")
     parser.add_argument("--tls-san", action="append", default=[], help="extra serving-certificate SAN")
+    parser.add_argument("--dns-listen", default="",
+                        help="HOST:PORT the cluster DNS serves on, UDP and TCP (default: the advertise address, "
+                             "port 53); pods reach it through the kube-dns Service at the tenth service address")
     parser.add_argument("--disable", default="", help="components not to run beside the API server, comma-separated, or 'all': "
                         + ", ".join(COMPONENTS))
 
@@ -48,6 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 COMPONENTS: dict[str, str] = {
     "scheduler": "system:kube-scheduler",
     "controller-manager": "system:kube-controller-manager",
+    "dns": "system:kube-dns",
 }
 
 
@@ -76,6 +81,16 @@ def prepare(args: argparse.Namespace) -> tuple[str, int, str, Path, Pki]:
             write_kubeconfig(path=kubeconfig, server_url=server_url, ca_pem=pki.ca_pem(), cluster_name="kybernetes",
                              user=user, client_cert_pem=cert, client_key_pem=key)
     return host, port, advertise, data_dir, pki
+
+
+def component_args(component: str, *, args: argparse.Namespace, advertise: str) -> list[str]:
+    """Flags of a component beyond its kubeconfig: the DNS serves on the address pods can reach and is
+    published at the service range's tenth address, as Kubernetes' kube-dns is."""
+    if component != "dns":
+        return []
+    listen = args.dns_listen or (f"[{advertise}]:53" if ":" in advertise else f"{advertise}:53")
+    service_ip = str(ipaddress.ip_network(args.service_cidr, strict=False)[10])
+    return ["--listen", listen, "--advertise-address", split_listen(listen)[0], "--service-ip", service_ip]
 
 
 async def serve(args: argparse.Namespace, host: str, port: int, advertise: str, data_dir: Path, pki: Pki) -> None:
@@ -114,7 +129,8 @@ async def serve(args: argparse.Namespace, host: str, port: int, advertise: str, 
         await server.ready.wait()
         for component in COMPONENTS:
             if component not in disabled:
-                argv = kyb_argv(component, "--kubeconfig", str(data_dir / f"{component}.kubeconfig"))
+                argv = kyb_argv(component, "--kubeconfig", str(data_dir / f"{component}.kubeconfig"),
+                                *component_args(component, args=args, advertise=advertise))
                 tg.create_task(supervise(Child(component, argv)), name=component)
 
 

@@ -175,12 +175,10 @@ class PodNetwork:
             peer_index = ipr.link_lookup(ifname=peer)[0]
             ipr.link("set", index=peer_index, net_ns_fd=att.netns_name)
             ipr.link("set", index=host_index, master=bridge_index, state="up")
+            _hairpin_on(ipr, host_index)
         with NetNS(att.netns_name) as ns:
             index = ns.link_lookup(ifname=peer)[0]
             ns.link("set", index=index, ifname="eth0", mtu=self.mtu)
-        hairpin = Path(f"/sys/class/net/{att.host_veth}/brport/hairpin_mode")
-        with contextlib.suppress(OSError):
-            hairpin.write_text("1")
 
     def _configure_pod_side(self, att: PodAttachment) -> None:
         with NetNS(att.netns_name) as ns:
@@ -198,9 +196,9 @@ class PodNetwork:
                 for r in routes:
                     ns.route("del", dst="default", gateway=r.get_attr("RTA_GATEWAY"))
                 ns.route("add", dst="default", gateway=att.gateway)
-        hairpin = Path(f"/sys/class/net/{att.host_veth}/brport/hairpin_mode")
-        if hairpin.exists() and hairpin.read_text().strip() != "1":
-            hairpin.write_text("1")
+        with IPRoute() as ipr:
+            for index in ipr.link_lookup(ifname=att.host_veth):
+                _hairpin_on(ipr, index)
 
     def _teardown(self, sandbox_id: str) -> None:
         host_veth = self.host_veth(sandbox_id=sandbox_id)
@@ -223,3 +221,10 @@ class PodNetwork:
 def pod_cidr_gateway(cidr: str) -> str:
     """The gateway address a `PodNetwork` uses for `cidr` (its first host address)."""
     return str(next(ipaddress.ip_network(cidr, strict=False).hosts()))
+
+
+def _hairpin_on(ipr: IPRoute, index: int) -> None:
+    """Hairpin mode on a bridge port, so a pod reaching itself through a Service gets its packets back.
+    Through netlink: /sys/class/net shows the devices of the namespace sysfs was mounted in, which is not
+    this process's when a node runs in a network namespace of its own (`nsenter --net`)."""
+    ipr.brport("set", index=index, mode=1)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -41,7 +42,7 @@ LABEL = "kyb-bench-startup"
 def pod_body(*, name: str, run_id: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": name, "labels": {LABEL: run_id}},
-            "spec": {"terminationGracePeriodSeconds": 0, "automountServiceAccountToken": False,
+            "spec": {"terminationGracePeriodSeconds": 1, "automountServiceAccountToken": False,
                      "containers": [{"name": "c", "image": "busybox", "imagePullPolicy": "IfNotPresent",
                                      "command": ["sleep", "3600"],
                                      "resources": {"requests": {"cpu": "1m", "memory": "4Mi"}}}]}}
@@ -80,7 +81,8 @@ async def one_round(api: Api, *, namespace: str, pods: int, within: float) -> di
     return result
 
 
-async def bench(cluster: RealCluster, *, pods: int, rounds: int, within: float) -> dict[str, Any]:
+async def bench(cluster: RealCluster, *, pods: int, rounds: int, within: float,
+                profile: str = "") -> dict[str, Any]:
     ns = cluster.namespace()
     # Warm-up: pull the image and start the first sandbox outside the measurement.
     cluster.k("-n", ns, "run", "warmup", "--image=busybox", "--restart=Never", "--", "true")
@@ -90,9 +92,18 @@ async def bench(cluster: RealCluster, *, pods: int, rounds: int, within: float) 
     pids = {**kyb_control_plane(cluster.server.proc.pid), "agent": cluster.node.proc.pid}
     before = {name: sample(pid) for name, pid in pids.items()}
     config = load_config(kubeconfig=str(cluster.server.kubeconfig), component="startup-bench")
+    spy = None
+    if profile:  # where the agent's time goes during the rounds (py-spy's collapsed stacks)
+        spy = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(pids["agent"]), "-o", profile,
+            "--format", "raw", "-r", "100", "--nonblocking",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     async with Api(config) as api:
         results = [await one_round(api, namespace=ns, pods=pods, within=within) for _ in range(rounds)]
         latency = api.latency_figures()
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        await asyncio.wait_for(spy.wait(), 30)
     after = {name: sample(pid) for name, pid in pids.items()}
     processes = {}
     for name, a in after.items():
@@ -111,11 +122,14 @@ def main() -> None:
     p.add_argument("--pods", type=int, default=100)
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--timeout", type=float, default=300.0)
+    p.add_argument("--profile-agent", default="", metavar="FILE",
+                   help="record the agent with py-spy into FILE (collapsed stacks) during the rounds")
     args = p.parse_args()
     cluster = RealCluster(workdir=Path(tempfile.mkdtemp(prefix="kyb-bench-startup-")))
     try:
         cluster.start()
-        report = asyncio.run(bench(cluster, pods=args.pods, rounds=args.rounds, within=args.timeout))
+        report = asyncio.run(bench(cluster, pods=args.pods, rounds=args.rounds, within=args.timeout,
+                                   profile=args.profile_agent))
     finally:
         leftovers = cluster.stop()
     report["leftovers"] = {k: v for k, v in leftovers.items() if v}

@@ -13,8 +13,10 @@ attachments with no other state.
 Names: every namespace and link carries `prefix`, so tests (`kt<random>`) never collide with a real node
 or with each other; interface names are cut to Linux's 15 characters.
 
-pyroute2 calls block (netlink round trips, and `NetNS` talks to a helper in the namespace): every public
-method runs its work in a thread via `asyncio.to_thread`, serialised by one lock per `PodNetwork`.
+Netlink calls block: every public method runs its work in a thread via `asyncio.to_thread`. Sandboxes are
+set up concurrently (one lock per sandbox id; the bridge is ensured once under its own lock); work inside a
+pod's namespace runs in a short-lived thread that entered it (`nsutil`), not in a forked helper — a setup
+took ~50 ms behind one lock for all sandboxes, which alone held 100 pods created at once back by 5 s.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyroute2 import IPRoute, NetlinkError, NetNS, config, netns
+from pyroute2 import IPRoute, NetlinkError, config
 
+from kybernetes.kubelet.network import nsutil
 from kybernetes.kubelet.network.ipam import IPAM
 
 # pyroute2 forks a helper for namespace work and stops it with SIGTERM. A forked child keeps the event
@@ -71,7 +74,11 @@ class PodNetwork:
         self.ipam = IPAM(path=state_dir / f"ipam-{bridge}.json", cidr=pod_cidr)
         self.gateway = str(self.ipam.gateway)
         self.prefixlen = self.ipam.prefixlen
-        self._lock = asyncio.Lock()
+        # Sandboxes are set up side by side (one lock each: setup and teardown of one sandbox never
+        # overlap); the bridge is made sure of once, under its own lock, and again after a failure.
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._bridge_lock = asyncio.Lock()
+        self._bridge_index: int | None = None
 
     # ---- names ----------------------------------------------------------------------------------------
 
@@ -95,17 +102,28 @@ class PodNetwork:
 
     # ---- public API -----------------------------------------------------------------------------------
 
-    async def ensure_bridge(self) -> None:
-        async with self._lock:
-            await asyncio.to_thread(self._ensure_bridge)
+    async def ensure_bridge(self) -> int:
+        async with self._bridge_lock:
+            if self._bridge_index is None:
+                self._bridge_index = await asyncio.to_thread(self._ensure_bridge)
+            return self._bridge_index
+
+    def _sandbox_lock(self, sandbox_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(sandbox_id, asyncio.Lock())
 
     async def setup(self, *, sandbox_id: str) -> PodAttachment:
-        async with self._lock:
-            return await asyncio.to_thread(self._setup, sandbox_id)
+        async with self._sandbox_lock(sandbox_id):
+            bridge_index = await self.ensure_bridge()
+            try:
+                return await asyncio.to_thread(self._setup, sandbox_id, bridge_index)
+            except BaseException:
+                self._bridge_index = None  # perhaps the bridge went away: look again next time
+                raise
 
     async def teardown(self, *, sandbox_id: str) -> None:
-        async with self._lock:
+        async with self._sandbox_lock(sandbox_id):
             await asyncio.to_thread(self._teardown, sandbox_id)
+        self._locks.pop(sandbox_id, None)
 
     async def status(self, *, sandbox_id: str) -> PodAttachment | None:
         """The attachment if the sandbox has an address and its namespace exists."""
@@ -121,8 +139,9 @@ class PodNetwork:
 
     async def remove_bridge(self) -> None:
         """Delete the bridge (tests, node teardown); pods' veths must be gone first."""
-        async with self._lock:
+        async with self._bridge_lock:
             await asyncio.to_thread(self._remove_bridge)
+            self._bridge_index = None
 
     # ---- blocking work (threads) ----------------------------------------------------------------------
 
@@ -140,16 +159,16 @@ class PodNetwork:
             ipr.link("set", index=index, state="up")
             return index
 
-    def _setup(self, sandbox_id: str) -> PodAttachment:
-        bridge_index = self._ensure_bridge()
+    def _setup(self, sandbox_id: str, bridge_index: int) -> PodAttachment:
         ip = self.ipam.allocate(owner=sandbox_id)
         att = self._attachment(sandbox_id=sandbox_id, ip=ip)
         try:
-            if not os.path.exists(att.netns_path):
-                netns.create(att.netns_name)
-            if not self._pod_side_ready(att):
-                self._create_veth(att, bridge_index)
-            self._configure_pod_side(att)
+            # A fresh namespace is known to be empty: no need to look inside before building the veth.
+            fresh = not os.path.exists(att.netns_path)
+            if fresh:
+                nsutil.create(att.netns_name)
+            peer = self._create_veth(att, bridge_index) if fresh or not self._pod_side_ready(att) else None
+            self._configure_pod_side(att, peer=peer)
         except BaseException:
             self._teardown(sandbox_id)
             raise
@@ -159,10 +178,14 @@ class PodNetwork:
         with IPRoute() as ipr:
             if not ipr.link_lookup(ifname=att.host_veth):
                 return False
-        with NetNS(att.netns_name) as ns:
-            return bool(ns.link_lookup(ifname="eth0"))
+        def inside() -> bool:
+            with IPRoute() as ns:
+                return bool(ns.link_lookup(ifname="eth0"))
 
-    def _create_veth(self, att: PodAttachment, bridge_index: int) -> None:
+        return nsutil.run_in(att.netns_name, inside)
+
+    def _create_veth(self, att: PodAttachment, bridge_index: int) -> str:
+        """Create the pair, move the pod end into the namespace (under a temporary name, returned)."""
         with IPRoute() as ipr:
             for index in ipr.link_lookup(ifname=att.host_veth):
                 ipr.link("del", index=index)
@@ -176,12 +199,21 @@ class PodNetwork:
             ipr.link("set", index=peer_index, net_ns_fd=att.netns_name)
             ipr.link("set", index=host_index, master=bridge_index, state="up")
             _hairpin_on(ipr, host_index)
-        with NetNS(att.netns_name) as ns:
-            index = ns.link_lookup(ifname=peer)[0]
-            ns.link("set", index=index, ifname="eth0", mtu=self.mtu)
+        return peer
 
-    def _configure_pod_side(self, att: PodAttachment) -> None:
-        with NetNS(att.netns_name) as ns:
+    def _configure_pod_side(self, att: PodAttachment, *, peer: str | None) -> None:
+        nsutil.run_in(att.netns_name, lambda: self._configure_inside(att, peer=peer))
+        if peer is None:  # an existing attachment (re-adoption, repair): make sure of hairpin mode too
+            with IPRoute() as ipr:
+                for index in ipr.link_lookup(ifname=att.host_veth):
+                    _hairpin_on(ipr, index)
+
+    def _configure_inside(self, att: PodAttachment, *, peer: str | None) -> None:
+        """Run inside the pod's namespace: eth0 named, addressed, up; lo up; the default route."""
+        with IPRoute() as ns:
+            if peer is not None:  # just moved in: it becomes eth0
+                index = ns.link_lookup(ifname=peer)[0]
+                ns.link("set", index=index, ifname="eth0", mtu=self.mtu)
             lo = ns.link_lookup(ifname="lo")[0]
             ns.link("set", index=lo, state="up")
             eth0 = ns.link_lookup(ifname="eth0")[0]
@@ -196,9 +228,6 @@ class PodNetwork:
                 for r in routes:
                     ns.route("del", dst="default", gateway=r.get_attr("RTA_GATEWAY"))
                 ns.route("add", dst="default", gateway=att.gateway)
-        with IPRoute() as ipr:
-            for index in ipr.link_lookup(ifname=att.host_veth):
-                _hairpin_on(ipr, index)
 
     def _teardown(self, sandbox_id: str) -> None:
         host_veth = self.host_veth(sandbox_id=sandbox_id)
@@ -208,7 +237,7 @@ class PodNetwork:
                 with contextlib.suppress(NetlinkError):
                     ipr.link("del", index=index)
         if os.path.exists(NETNS_DIR / name):
-            netns.remove(name)
+            nsutil.remove(name)
         self.ipam.release(owner=sandbox_id)
 
     def _remove_bridge(self) -> None:

@@ -268,6 +268,7 @@ class RuncRuntime:
         await asyncio.to_thread(self._remove_bundle, record)
 
     def _remove_bundle(self, record: ContainerRecord) -> None:
+        self.state.forget_container(record.id)
         d = self.state.container_dir(record.id)
         rootfs = str(d / "rootfs")
         if syscalls.is_mountpoint(rootfs):
@@ -302,6 +303,20 @@ class RuncRuntime:
         except (OSError, ValueError):
             return None
 
+    def _exit_or_monitor(self, record: ContainerRecord) -> tuple[tuple[int, int] | None, bool]:
+        """(exit code and time if it exited, whether its conmon is alive)."""
+        exited = self._exit_code(record)
+        return exited, exited is None and self._conmon_pid(record) is not None
+
+    def _conmon_pid(self, record: ContainerRecord) -> int | None:
+        """The pid of the container's conmon, if that process is alive (its command line names the container)."""
+        try:
+            pid = int((self.state.container_dir(record.id) / "conmon.pid").read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return None
+        return pid if record.id.encode() in cmdline else None
+
     def _oom_killed(self, record: ContainerRecord) -> bool:
         if (self.state.container_dir(record.id) / "persist" / "oom").exists():
             return True
@@ -312,9 +327,13 @@ class RuncRuntime:
         return await self._status(record)
 
     async def _status(self, record: ContainerRecord) -> ContainerStatus:
-        exited = await asyncio.to_thread(self._exit_code, record)
+        exited, monitored = await asyncio.to_thread(self._exit_or_monitor, record)
         state, reason, code, finished = State.UNKNOWN, "", 0, 0
-        if exited is None:
+        if exited is None and monitored and record.started_at_ns:
+            # Started, no exit file, and its conmon still waits on it: running. This spares a `runc state`
+            # process per container per status query (every pod sync, every stats and log-rotation pass).
+            state = State.RUNNING
+        elif exited is None:
             rs = await self.runc.state(record.id)
             if rs is not None and rs.status == "created":
                 state = State.CREATED
@@ -352,8 +371,7 @@ class RuncRuntime:
 
     async def list_containers(self, *, sandbox_id: str | None = None) -> list[ContainerStatus]:
         def load() -> list[ContainerRecord]:
-            records = [r for i in self.state.container_ids() if (r := self.state.load_container(i)) is not None]
-            return [r for r in records if sandbox_id is None or r.sandbox_id == sandbox_id]
+            return [r for r in self.state.load_containers() if sandbox_id is None or r.sandbox_id == sandbox_id]
 
         records = await asyncio.to_thread(load)
         return list(await asyncio.gather(*(self._status(r) for r in records)))
@@ -399,12 +417,8 @@ class RuncRuntime:
 
     def _kill_conmon(self, record: ContainerRecord) -> None:
         # conmon exits by itself after writing the exit file; this covers a container that never started.
-        try:
-            pid = int((self.state.container_dir(record.id) / "conmon.pid").read_text().strip())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (OSError, ValueError):
-            return
-        if record.id.encode() in cmdline:
+        pid = self._conmon_pid(record)
+        if pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -72,6 +73,30 @@ def test_exec_with_stdin_and_exit_code(real_cluster: RealCluster) -> None:
     failed = c.k("-n", ns, "exec", "shell", "--", "sh", "-c", "echo oops >&2; exit 3", check=False)
     assert failed.returncode == 3, failed
     assert "oops" in failed.stderr
+
+
+def test_attach_with_stdin_reaches_the_container(real_cluster: RealCluster) -> None:
+    """`kubectl attach -i` writes to the stdin of a container created with `stdin: true` (conmon's attach
+    socket) and shows what it prints; a second attach still finds stdin open (stdinOnce is false)."""
+    c = real_cluster
+    ns = c.namespace()
+    echo = {"name": "echo", "stdin": True,
+            "command": ["sh", "-c", "while read line; do echo got:$line; done; echo stdin-closed"]}
+    c.apply(pod_manifest("reader", [echo]), namespace=ns)
+    c.wait_pod(ns, "reader", running)
+    for word in ("hello", "again"):
+        attach = c.popen("-n", ns, "attach", "-i", "reader", stdin=subprocess.PIPE)
+        try:
+            assert attach.stdin is not None and attach.stdout is not None
+            attach.stdin.write(f"{word}\n")
+            attach.stdin.flush()
+            line = attach.stdout.readline()
+            assert line == f"got:{word}\n", (line, attach.stderr.read() if attach.poll() is not None else "")
+        finally:
+            attach.kill()
+            attach.wait()
+    logs = c.k("-n", ns, "logs", "reader").stdout
+    assert "got:hello" in logs and "got:again" in logs and "stdin-closed" not in logs
 
 
 def test_sidecar_shares_empty_dir_and_localhost(real_cluster: RealCluster) -> None:

@@ -91,6 +91,7 @@ _SUBRESOURCES: dict[str, tuple[str | None, str | None, str | None, tuple[str, ..
     "eviction": ("policy", "v1", "Eviction", ("create",)),
     "token": ("authentication.k8s.io", "v1", "TokenRequest", ("create",)),
     "finalize": (None, None, None, ("update",)),
+    "approval": (None, None, None, ("get", "patch", "update")),
     "ephemeralcontainers": (None, None, None, ("get", "patch", "update")),
     "resize": (None, None, None, ("get", "patch", "update")),
     "log": (None, None, None, ("get",)),
@@ -235,6 +236,9 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     # batch/v1
     _r("batch", "v1", "CronJob", "cronjobs", short=("cj",), categories=_ALL, sub=("status",)),
     _r("batch", "v1", "Job", "jobs", categories=_ALL, sub=("status",)),
+    # certificates.k8s.io/v1
+    _r("certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests", namespaced=False,
+       short=("csr",), sub=("approval", "status")),
     # networking.k8s.io/v1
     _r("networking.k8s.io", "v1", "IngressClass", "ingressclasses", namespaced=False),
     _r("networking.k8s.io", "v1", "Ingress", "ingresses", short=("ing",), sub=("status",)),
@@ -288,6 +292,7 @@ GROUP_ORDER: tuple[str, ...] = (
     "authorization.k8s.io",
     "autoscaling",
     "batch",
+    "certificates.k8s.io",
     "networking.k8s.io",
     "policy",
     "rbac.authorization.k8s.io",

@@ -2,7 +2,8 @@
 
 Request pipeline (each stage a small function; the seams for later issues are marked):
 
-  TLS → error rendering → authentication → [audit] → [authorization: allow-all for now] → route:
+  TLS → error rendering → authentication → [audit] → [authorization: the node authorizer for nodes'
+  reads, allow-all otherwise] → route:
      non-resource paths (/version, /healthz, discovery, OpenAPI) or resource handlers → admission → REST
 
 `APIServer.run()` owns every background task in one TaskGroup (the watch caches), bootstraps the
@@ -33,6 +34,7 @@ from kybernetes.api.resources import METRICS_RESOURCES, RESOURCES, ResourceInfo,
 from kybernetes.api.schema import decode_object
 from kybernetes.apiserver import codec
 from kybernetes.apiserver.admission.namespace_lifecycle import NamespaceLifecycle
+from kybernetes.apiserver.admission.noderestriction import NodeRestriction
 from kybernetes.apiserver.admission.pods import SYSTEM_PRIORITY_CLASSES, PodDefaults
 from kybernetes.apiserver.auth import (
     AuthenticatorChain,
@@ -40,11 +42,13 @@ from kybernetes.apiserver.auth import (
     UserInfo,
     authenticate_request,
 )
+from kybernetes.apiserver.auth.nodeauthorizer import NodeAuthorizer
 from kybernetes.apiserver.discovery import Discovery, wants_aggregated
 from kybernetes.apiserver.handlers import ResourceHandlers, SubresourceHandler, json_response
 from kybernetes.apiserver.metrics import METRICS_GROUP, KubeletScraper, MetricsAPI
 from kybernetes.apiserver.patching import managed_fields_updater
-from kybernetes.apiserver.registry import namespaces, pods, subresources
+from kybernetes.apiserver.registry import certificates, namespaces, pods, subresources
+from kybernetes.apiserver.registry.certificates import CertificateSigningRequestStrategy
 from kybernetes.apiserver.registry.namespaces import NamespaceStrategy
 from kybernetes.apiserver.registry.podproxy import PodProxy
 from kybernetes.apiserver.registry.pods import PodStrategy
@@ -102,7 +106,10 @@ class APIServer:
         self.hub = CacheHub(store=store)
         self.rests: dict[tuple[str, str, str], ResourceREST] = {}
         self.by_qualified: dict[str, ResourceREST] = {}
-        admission: list[Admission] = [NamespaceLifecycle(lookup=self.lookup), PodDefaults(lookup=self.lookup)]
+        admission: list[Admission] = [NamespaceLifecycle(lookup=self.lookup), PodDefaults(lookup=self.lookup),
+                                      NodeRestriction()]
+        # What a node (system:node:<name>) may read; everyone else is allow-all for now.
+        self.node_authorizer = NodeAuthorizer(lookup=self.lookup)
         self.reviews: dict[tuple[str, str, str], tuple[ResourceInfo, ReviewHandler]] = {}
         review_table = review_handlers(authenticator=authenticator)
         for info in RESOURCES:
@@ -154,6 +161,8 @@ class APIServer:
                 return SecretStrategy(info)
             if info.plural == "nodes":
                 return NodeStrategy(info)
+        if info.group == "certificates.k8s.io" and info.plural == "certificatesigningrequests":
+            return CertificateSigningRequestStrategy(info)
         return Strategy(info)
 
     def _subresources(self) -> dict[tuple[str, str], SubresourceHandler]:
@@ -174,6 +183,7 @@ class APIServer:
         table[("pods", "attach")] = self.pod_proxy.attach
         table[("pods", "portforward")] = self.pod_proxy.portforward
         table[("namespaces", "finalize")] = namespaces.finalize
+        table[("certificatesigningrequests.certificates.k8s.io", "approval")] = certificates.approval
         if self.token_issuer is not None:
             table[("serviceaccounts", "token")] = token_handler(self.token_issuer)
         return table
@@ -244,6 +254,7 @@ class APIServer:
     async def _route(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         ri = parse_request_info(method=request.method, path=path, watch=request.query.get("watch") in ("true", "1"))
+        await self.node_authorizer.authorize(user=request["ctx"].user, ri=ri)
         if ri.is_resource_request and ri.group == METRICS_GROUP:
             return await self.metrics.serve(request, ri)
         if ri.is_resource_request:

@@ -24,6 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cluster-cidr", default="10.244.0.0/16")
     parser.add_argument("--node-monitor-grace-period", default="40", help="seconds")
     parser.add_argument("--terminated-pod-gc-threshold", default="12500")
+    parser.add_argument("--cluster-signing-cert-file", default="",
+                        help="CA certificate (PEM) the csrsigning controller issues certificates with")
+    parser.add_argument("--cluster-signing-key-file", default="", help="that CA's private key (PEM)")
+    parser.add_argument("--cluster-signing-duration", default="8760h",
+                        help="longest validity of a certificate the csrsigning controller issues")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="any controller option by name (e.g. node-monitor-period=5s); repeatable")
 
@@ -36,6 +41,9 @@ async def serve(args: argparse.Namespace) -> None:
         "cluster-cidr": args.cluster_cidr,
         "node-monitor-grace-period": args.node_monitor_grace_period,
         "terminated-pod-gc-threshold": args.terminated_pod_gc_threshold,
+        "cluster-signing-cert-file": args.cluster_signing_cert_file,
+        "cluster-signing-key-file": args.cluster_signing_key_file,
+        "cluster-signing-duration": args.cluster_signing_duration,
     }
     for item in args.option:
         key, sep, value = item.partition("=")

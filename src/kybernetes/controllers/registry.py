@@ -21,4 +21,6 @@ CONTROLLERS: dict[str, str] = {
     "daemonset": "kybernetes.controllers.daemonset",
     "statefulset": "kybernetes.controllers.statefulset",
     "persistentvolume-binder": "kybernetes.controllers.persistentvolume",
+    "csrapproving": "kybernetes.controllers.certificates.approver",
+    "csrsigning": "kybernetes.controllers.certificates.signer",
 }

@@ -244,3 +244,35 @@ async def test_unschedulable_and_pressure_no_schedule_taints() -> None:
     nodes.add(n)
     await drain(ctrl.queue, ctrl.sync)
     assert {x.key for x in nodes.objects["n1"].spec.taints} == {"user", t.UNSCHEDULABLE, t.MEMORY_PRESSURE}
+
+
+async def test_pods_on_a_lost_node_stay_marked_not_ready() -> None:
+    """A failed write is retried, and a pod that turns Ready again on a not-ready node is marked again
+    (a kubelet's last status write racing the controller), as Kubernetes' MarkPodsNotReady / processPod."""
+    from kybernetes.machinery.errors import ConflictError
+
+    client, ctrl = build()
+    nodes, pods = client.resource(Node), client.resource(Pod)
+    nodes.add(node("n1", ready="Unknown"))
+    nodes.add(node("n2"))
+    pods.add(pod("a", "n1"))
+    await drain(ctrl.queue, ctrl.sync)  # the pod was Ready on a lost node when it arrived
+    assert pods.objects["default/a"].status.conditions[0].status == "False"
+
+    # The kubelet's late write: Ready again on the lost node → marked again; a conflict is retried.
+    current = pods.objects["default/a"]
+    pods.put(current.__class__(metadata=current.metadata, spec=current.spec, status=PodStatus(
+        phase="Running", conditions=[PodCondition(type="Ready", status="True")])))
+    assert "n1" in ctrl.mark_retry
+    client.fail_next("update_status", ConflictError("the object has been modified"))
+    await drain(ctrl.queue, ctrl.sync)
+    assert pods.objects["default/a"].status.conditions[0].status == "True"
+    assert "n1" in ctrl.mark_retry
+    ctrl.clock.advance(1)
+    await drain(ctrl.queue, ctrl.sync)
+    assert pods.objects["default/a"].status.conditions[0].status == "False"
+    # A pod Ready on a healthy node is left alone.
+    pods.add(pod("b", "n2"))
+    assert "n2" not in ctrl.mark_retry
+    await drain(ctrl.queue, ctrl.sync)
+    assert pods.objects["default/b"].status.conditions[0].status == "True"

@@ -66,7 +66,12 @@ ANONYMOUS = UserInfo(name=ANONYMOUS_USER, groups=(GROUP_UNAUTHENTICATED,))
 
 
 class AuthenticationFailed(Exception):
-    """A credential was recognised but is invalid; the message is for the server log, not the client."""
+    """A credential was recognised but is invalid; the message is for the server log, not the client.
+    `client_message`, when given, is what the 401 says (e.g. that a bootstrap token expired)."""
+
+    def __init__(self, message: str, *, client_message: str | None = None) -> None:
+        super().__init__(message)
+        self.client_message = client_message
 
 
 class Authenticator(Protocol):
@@ -90,19 +95,26 @@ class AuthenticatorChain:
     ) -> UserInfo:
         """The request's user; raises `UnauthorizedError` (401) for a credential nobody accepts."""
         failures: list[str] = []
+        client_message = "Unauthorized"
         for authenticator in self._authenticators:
             try:
                 user = await authenticator.authenticate(request_headers=request_headers, peer_cert=peer_cert)
             except AuthenticationFailed as err:
                 failures.append(f"{type(authenticator).__name__}: {err}")
+                client_message = err.client_message or client_message
                 continue
             if user is not None:
                 return with_authenticated_group(user)
         if failures or bearer_token(request_headers) is not None or not self._anonymous:
             if failures:
                 log.info("authentication failed: %s", "; ".join(failures))
-            raise UnauthorizedError("Unauthorized")
+            raise UnauthorizedError(client_message)
         return ANONYMOUS
+
+    def append(self, authenticator: Authenticator) -> None:
+        """Ask `authenticator` after the others (the server adds the bootstrap-token one once it has a
+        Secret cache to read)."""
+        self._authenticators = (*self._authenticators, authenticator)
 
 
 def with_authenticated_group(user: UserInfo) -> UserInfo:

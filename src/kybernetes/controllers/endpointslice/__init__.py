@@ -16,7 +16,11 @@ any endpoints keeps one empty placeholder slice, as in Kubernetes.
 
 Handlers enqueue service keys: service changes, pod changes (services selecting the old or new pod), and
 changes to our slices made by others (their service). A deleted service's slices are deleted here (the
-garbage collector would also get them through the ownerReference).
+garbage collector would also get them through the ownerReference). Node additions and deletions bring
+back the services of the pods on that node.
+
+What is wrong with a Service's endpoints (a selector matching nothing, a named port no pod has, a pod on a
+node that is gone, which is left out) is reported as Warning events on the Service (`report`).
 """
 
 from __future__ import annotations
@@ -26,10 +30,14 @@ from kybernetes.api.models.discovery_v1 import Endpoint, EndpointConditions, End
 from kybernetes.api.models.meta_v1 import ObjectMeta
 from kybernetes.client import (
     INDEX_NAMESPACE,
+    INDEX_NODE_NAME,
     Client,
     Clock,
+    EventRecorder,
     Informer,
     namespace_index,
+    node_name_index,
+    object_key,
     split_key,
 )
 from kybernetes.controllers.base import ControllerContext
@@ -38,6 +46,7 @@ from kybernetes.controllers.endpoints.pods import (
     find_port,
     is_pod_ready,
     pod_ips,
+    service_keys_for_pod,
     should_pod_be_in_endpoints,
     should_set_hostname,
 )
@@ -48,6 +57,7 @@ from kybernetes.controllers.endpointslice.reconcile import (
     PortKey,
     SliceReconciler,
 )
+from kybernetes.controllers.endpointslice.report import Reporter, check_service
 
 __all__ = ["DEFAULT_MAX_ENDPOINTS", "EndpointSliceController", "desired_endpoints", "new"]
 
@@ -110,6 +120,7 @@ class EndpointSliceController(ServicePodsController):
     def __init__(
         self, *, client: Client, services: Informer[Service], pods: Informer[Pod], slices: Informer[EndpointSlice],
         nodes: Informer[Node], clock: Clock, max_endpoints: int = DEFAULT_MAX_ENDPOINTS,
+        recorder: EventRecorder | None = None,
     ) -> None:
         super().__init__(queue_name="endpointslice", client=client, services=services, pods=pods, clock=clock)
         self.slices = slices
@@ -119,12 +130,22 @@ class EndpointSliceController(ServicePodsController):
             on_add=self._slice_changed, on_update=lambda old, new: self._slice_changed(new),
             on_delete=self._slice_changed,
         )
+        nodes.add_handler(on_add=self._node_changed, on_update=None, on_delete=self._node_changed)
+        self.reporter = Reporter(recorder=recorder)
         # Expectations: service key -> slice name -> resourceVersion we wrote (None: we deleted it). A sync
         # waits until the slice cache has caught up with our own writes, or it would create duplicates.
         self._expected: dict[str, dict[str, str | None]] = {}
 
     def _slice_changed(self, slice_: EndpointSlice) -> None:
         for key in _service_of_slice(slice_):
+            self.queue.add(key)
+
+    def _node_changed(self, node: Node) -> None:
+        """A node came or went: the services of its pods (left out while their node is missing) resync."""
+        name = node.metadata.name if node.metadata else None
+        if not name:
+            return
+        for key in service_keys_for_pod(self.services, self.pods.by_index(INDEX_NODE_NAME, name)):
             self.queue.add(key)
 
     def _zones(self) -> dict[str, str]:
@@ -166,14 +187,18 @@ class EndpointSliceController(ServicePodsController):
         existing = self.slices.by_index(INDEX_SERVICE, key)
         service = self.services.get(key)
         if service is None:
+            self.reporter.forget(key)
             await reconciler.delete_all(existing)
             return
         selector = service.spec.selector if service.spec else None
         if not selector or (service.spec is not None and service.spec.type == "ExternalName"):
+            self.reporter.forget(key)
             return  # selectorless slices are someone else's (mirroring, or the user)
-        pods = self.selected_pods(selector, namespace)
-        desired = desired_endpoints(service, pods, zone_of=self._zones())
+        nodes = {n.metadata.name for n in self.nodes.list() if n.metadata is not None and n.metadata.name}
+        checked = check_service(service, self.selected_pods(selector, namespace), nodes=nodes)
+        desired = desired_endpoints(service, checked.pods, zone_of=self._zones())
         await reconciler.reconcile(service=service, desired=desired, existing=existing)
+        self.reporter.report(key=object_key(service), service=service, problems=checked.problems)
 
 
 def _rv_value(rv: str) -> int:
@@ -188,7 +213,8 @@ def new(ctx: ControllerContext) -> EndpointSliceController:
     return EndpointSliceController(
         client=ctx.client,
         services=ctx.informers.informer(Service, indexers={INDEX_NAMESPACE: namespace_index}),
-        pods=ctx.informers.informer(Pod, indexers={INDEX_NAMESPACE: namespace_index}),
+        pods=ctx.informers.informer(Pod, indexers={INDEX_NAMESPACE: namespace_index,
+                                                   INDEX_NODE_NAME: node_name_index}),
         slices=ctx.informers.informer(
             EndpointSlice, label_selector=f"{MANAGED_BY_LABEL}={MANAGED_BY}",
             indexers={INDEX_SERVICE: _service_of_slice},
@@ -196,5 +222,6 @@ def new(ctx: ControllerContext) -> EndpointSliceController:
         nodes=ctx.informers.informer(Node),
         clock=ctx.clock,
         max_endpoints=int(ctx.options.get("max-endpoints-per-slice", DEFAULT_MAX_ENDPOINTS)),
+        recorder=ctx.recorder("endpointslice-controller"),
     )
 

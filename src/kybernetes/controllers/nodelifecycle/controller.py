@@ -57,6 +57,11 @@ def _no_execute(node: Node, *, key: str | None, now: str) -> list[Taint] | None:
     return t.with_no_execute(node, key, now=now)
 
 
+def _pod_ready(pod: Pod) -> bool:
+    conditions = (pod.status.conditions if pod.status else None) or []
+    return any(c.type == "Ready" and c.status == "True" for c in conditions)
+
+
 class ZoneLimiter:
     """A token bucket with a burst of one and a rate that can change (0 stops it)."""
 
@@ -123,10 +128,15 @@ class NodeLifecycleController:
         self.limiters: dict[str, ZoneLimiter] = {}
         self.zone_states: dict[str, str] = {}
         self.all_disrupted = False
+        # Not-ready nodes whose pods still need their Ready condition set to False: a write that failed, or
+        # a pod that (re)turned Ready there. Kept by `sync` through the same per-node queue.
+        self.mark_retry: set[str] = set()
         self.queue = WorkQueue(name=self.name, clock=ctx.clock)  # NoSchedule tainting, by node name
         self.nodes.add_handler(
             on_add=self._enqueue, on_update=lambda old, new: self._enqueue(new), on_delete=self._deleted
         )
+        self.pods.add_handler(on_add=self._pod_changed, on_update=lambda old, new: self._pod_changed(new),
+                              on_delete=None)
         self.eviction = TaintEviction(
             nodes=self.nodes, pods=self.pods, client=self.pod_client, recorder=self.recorder, clock=ctx.clock
         )
@@ -140,6 +150,19 @@ class NodeLifecycleController:
         if name:
             self.health.pop(name, None)
             self.pending.pop(name, None)
+            self.mark_retry.discard(name)
+
+    def _pod_changed(self, pod: Pod) -> None:
+        """A pod that is Ready on a node whose Ready condition is not True gets marked not ready (as
+        Kubernetes' processPod does): a kubelet's last status write may land after the node was marked."""
+        node_name = pod.spec.node_name if pod.spec else None
+        if not node_name or not _pod_ready(pod):
+            return
+        node = self.nodes.get(node_name)
+        status = t.ready_status(node) if node is not None else None
+        if status is not None and status != "True":
+            self.mark_retry.add(node_name)
+            self.queue.add(node_name)
 
     # ---- writing taints --------------------------------------------------------------------------------
 
@@ -167,11 +190,17 @@ class NodeLifecycleController:
         raise ConflictError(f"node {name}: taints not updated after 3 conflicts")
 
     async def sync(self, name: str) -> None:
-        """Keep the NoSchedule taints that mirror the node's conditions and `spec.unschedulable`."""
+        """Keep the NoSchedule taints that mirror the node's conditions and `spec.unschedulable`, and
+        retry marking the pods of a not-ready node."""
         node = self.nodes.get(name)
         if node is None:
+            self.mark_retry.discard(name)
             return
         await self._set_taints(name, lambda n: t.with_no_schedule(n, t.desired_no_schedule(n)))
+        if name in self.mark_retry:
+            self.mark_retry.discard(name)
+            if t.ready_status(node) not in (None, "True"):
+                await self.mark_pods_not_ready(name)
 
     # ---- the health monitor ------------------------------------------------------------------------------
 
@@ -284,7 +313,9 @@ class NodeLifecycleController:
             log.info("node %s: tainted %s:NoExecute", name, want)
 
     async def mark_pods_not_ready(self, node_name: str) -> None:
-        """Set the Ready condition of the node's pods to False (Kubernetes' MarkPodsNotReady)."""
+        """Set the Ready condition of the node's pods to False (Kubernetes' MarkPodsNotReady); a write that
+        fails is retried a second later (the node's endpoints must not stay ready on a lost node)."""
+        failed = False
         for pod in self.pods.by_index(INDEX_NODE_NAME, node_name):
             if pod.status is None or pod.metadata is None or pod.metadata.deletion_timestamp:
                 continue
@@ -298,8 +329,15 @@ class NodeLifecycleController:
             updated = msgspec.structs.replace(pod, status=msgspec.structs.replace(pod.status, conditions=conditions))
             try:
                 await self.pod_client.update_status(updated)
-            except (ConflictError, NotFoundError) as e:
-                log.debug("pod %s/%s: not marked not-ready: %s", pod.metadata.namespace, pod.metadata.name, e)
+            except NotFoundError:
+                pass
+            except Exception as e:  # a conflict with the kubelet's last write, or the API briefly away
+                log.info("pod %s/%s: not marked not-ready (retrying): %s", pod.metadata.namespace,
+                         pod.metadata.name, e)
+                failed = True
+        if failed:
+            self.mark_retry.add(node_name)
+            self.queue.add_after(node_name, 1.0)
 
     async def _monitor_loop(self) -> None:
         while True:

@@ -26,6 +26,7 @@ from kybernetes.kubelet.runtime.protocol import (
     SandboxNotFound,
     SandboxStatus,
     State,
+    StdinWriter,
 )
 
 __all__ = ["FakeImages", "FakeRuntime"]
@@ -131,6 +132,9 @@ class FakeRuntime:
         return ExecResult(exit_code=self.exec_results.get(c.config.name, 0), stdout=b"", stderr=b"")
 
     async def exec(self, *, container_id: str, command: Sequence[str], tty: bool, stdin: bool) -> ExecSession:
+        raise NotImplementedError
+
+    async def attach_stdin(self, *, container_id: str) -> StdinWriter:
         raise NotImplementedError
 
     async def port_forward(self, *, sandbox_id: str, port: int) -> tuple[object, object]:

@@ -16,7 +16,9 @@ with the exit code, 4 resize; v5 adds 255 close, by which the client ends stdin)
 
 Attach serves the container's output from the moment of attaching, by following its CRI log as conmon
 writes it (stdout on channel 1, stderr on 2), and a Success Status on channel 3 when the container stops.
-Stdin is not attached: what the client sends is read and dropped (conmon's attach socket is not used).
+With `stdin=1`, what the client sends on channel 0 goes to the container's stdin (`Runtime.attach_stdin`:
+conmon's attach socket for runc) when the container was created with `stdin: true`; its close frame ends
+this client's stdin (and the container's, with `stdinOnce`). Without `stdin: true` attach is output only.
 Port forwarding dials the port in the pod's newest ready sandbox with `Runtime.port_forward`.
 
 Trust: only clients presenting a certificate signed by the cluster CA are served (the API server uses one
@@ -60,6 +62,7 @@ from kybernetes.kubelet.runtime.protocol import (
     RuntimeError_,
     SandboxStatus,
     State,
+    StdinWriter,
 )
 
 __all__ = ["EXEC_PROTOCOLS", "KubeletServer", "LogOptions", "exit_status", "follow_output", "forward_error",
@@ -331,11 +334,22 @@ class KubeletServer:
             except RuntimeError_:
                 return False
 
+        stdin: StdinWriter | None = None
+        if _flag(q, "stdin"):
+            try:
+                stdin = await self.runtime.attach_stdin(container_id=c.id)
+            except RuntimeError_:
+                # As Kubernetes: a container without `stdin: true` is attached to for output only.
+                stdin = None
         ws = web.WebSocketResponse(protocols=EXEC_PROTOCOLS, heartbeat=None)
         await ws.prepare(request)
         tty = _flag(q, "tty")
-        await _run_attach(ws=ws, output=follow_output(path=path, running=running), stdout=_flag(q, "stdout") or tty,
-                          stderr=_flag(q, "stderr"))
+        try:
+            await _run_attach(ws=ws, output=follow_output(path=path, running=running),
+                              stdout=_flag(q, "stdout") or tty, stderr=_flag(q, "stderr"), stdin=stdin)
+        finally:
+            if stdin is not None:
+                await stdin.close()
         return ws
 
     async def _sandbox_of(self, *, namespace: str, pod: str) -> SandboxStatus | None:
@@ -450,7 +464,7 @@ async def follow_output(*, path: Path, running: Any) -> AsyncIterator[tuple[int,
 
 
 async def _run_attach(*, ws: web.WebSocketResponse, output: AsyncIterator[tuple[int, bytes]], stdout: bool,
-                      stderr: bool) -> None:
+                      stderr: bool, stdin: StdinWriter | None = None) -> None:
     async def relay() -> None:
         async for stream, data in output:
             if data and ((stream == STDOUT and stdout) or (stream == STDERR and stderr)):
@@ -458,8 +472,17 @@ async def _run_attach(*, ws: web.WebSocketResponse, output: AsyncIterator[tuple[
         await ws.send_bytes(bytes([ERROR]) + exit_status(0, command=[]))
 
     async def client() -> None:
-        async for _ in ws:
-            pass  # stdin is not attached (see the module docstring); the loop sees the client leave
+        writer = stdin
+        async for msg in ws:
+            if msg.type != WSMsgType.BINARY or not msg.data:
+                continue
+            channel, data = msg.data[0], msg.data[1:]
+            if channel == STDIN and writer is not None and data:
+                await writer.write(data)
+            elif channel == CLOSE and data[:1] == bytes([STDIN]) and writer is not None:
+                await writer.close()  # the client's stdin ended (v5); output goes on
+                writer = None
+        # the client left
 
     tasks = [asyncio.create_task(relay()), asyncio.create_task(client())]
     try:

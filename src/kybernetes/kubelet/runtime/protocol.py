@@ -228,6 +228,15 @@ class ContainerStats:
     memory_rss_bytes: int = 0
 
 
+class StdinWriter(Protocol):
+    """Bytes for a running container's stdin; closing ends this client's session (and the container's
+    stdin when it was created with `stdin_once`)."""
+
+    async def write(self, data: bytes) -> None: ...
+
+    async def close(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class ExecResult:
     exit_code: int
@@ -283,6 +292,11 @@ class Runtime(Protocol):
     async def exec_sync(self, *, container_id: str, command: Sequence[str], deadline_seconds: float) -> ExecResult: ...
 
     async def exec(self, *, container_id: str, command: Sequence[str], tty: bool, stdin: bool) -> ExecSession: ...
+
+    async def attach_stdin(self, *, container_id: str) -> StdinWriter:
+        """A writer to the stdin of a running container created with `stdin` (kubectl attach -i).
+        Raises RuntimeError_ when the container keeps no stdin open."""
+        ...
 
     async def port_forward(self, *, sandbox_id: str, port: int) -> tuple[object, object]:
         """An open TCP connection to `port` inside the sandbox's network: (asyncio reader, writer)."""

@@ -41,6 +41,7 @@ from kybernetes.kubelet.runtime.protocol import (
     SandboxNotFound,
     SandboxStatus,
     State,
+    StdinWriter,
 )
 
 WALL_EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z: fake wall time = epoch + clock.now()
@@ -84,6 +85,20 @@ class _Container:
     usage_since: float | None = None
     cpu_millis: int = 0
     memory_bytes: int = 0
+    stdin: bytearray = field(default_factory=bytearray)  # what attach clients wrote
+    stdin_closed: bool = False
+
+
+class _FakeStdin:
+    def __init__(self, container: _Container) -> None:
+        self._c = container
+
+    async def write(self, data: bytes) -> None:
+        self._c.stdin.extend(data)
+
+    async def close(self) -> None:
+        if self._c.config.stdin_once:
+            self._c.stdin_closed = True
 
 
 class FakeRuntime:
@@ -340,6 +355,13 @@ class FakeRuntime:
         if isinstance(result, Exception):
             raise result
         return result
+
+    async def attach_stdin(self, *, container_id: str) -> StdinWriter:
+        c = await self._running(container_id)
+        if not c.config.stdin or c.stdin_closed:
+            raise RuntimeError_(f"container {c.config.name} was not created with stdin")
+        self.calls.append(f"attach {c.config.name}")
+        return _FakeStdin(c)
 
     async def exec(self, *, container_id: str, command: Sequence[str], tty: bool, stdin: bool) -> ExecSession:
         await self._running(container_id)

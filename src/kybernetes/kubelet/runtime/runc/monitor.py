@@ -111,6 +111,8 @@ async def start_conmon(
     name: str,
     paths: ConmonPaths,
     tty: bool = False,
+    stdin: bool = False,
+    stdin_once: bool = False,
     limit_seconds: float = 30.0,
 ) -> int:
     """Launch conmon, which runs `runc create`; returns the container's pid once created."""
@@ -138,6 +140,10 @@ async def start_conmon(
     ]  # fmt: skip
     if tty:
         args.append("-t")
+    if stdin:  # conmon holds the container's stdin and feeds it what clients write on its attach socket
+        args.append("-i")
+        if not stdin_once:
+            args.append("--leave-stdin-open")
     read_fd, write_fd = os.pipe()
     try:
         try:

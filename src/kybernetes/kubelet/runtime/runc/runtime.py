@@ -27,6 +27,7 @@ import os
 import resource
 import shutil
 import signal
+import socket
 import time
 import uuid
 from collections.abc import Sequence
@@ -48,6 +49,7 @@ from kybernetes.kubelet.runtime.protocol import (
     SandboxNotFound,
     SandboxStatus,
     State,
+    StdinWriter,
 )
 from kybernetes.kubelet.runtime.runc import cgroups, execs, podfiles, spec, syscalls
 from kybernetes.kubelet.runtime.runc.monitor import ConmonPaths, Runc, RuncError, start_conmon
@@ -225,6 +227,8 @@ class RuncRuntime:
                 name=config.name,
                 paths=self._conmon_paths(record),
                 tty=config.tty,
+                stdin=config.stdin,
+                stdin_once=config.stdin_once,
             )
         except BaseException as e:
             with contextlib.suppress(Exception):
@@ -441,6 +445,22 @@ class RuncRuntime:
             scratch=self.state.container_dir(container_id),
         )
 
+    async def attach_stdin(self, *, container_id: str) -> StdinWriter:
+        record = await asyncio.to_thread(self._container, container_id)
+        if not record.config.stdin:
+            raise RuntimeError_(f"container {record.config.name} was not created with stdin")
+        await self._running(container_id)
+        # conmon's attach socket: SOCK_SEQPACKET, what a client writes goes to the container's stdin.
+        path = self.state.sockets / container_id / "attach"
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        sock.setblocking(False)
+        try:
+            await asyncio.get_running_loop().sock_connect(sock, str(path))
+        except OSError as e:
+            sock.close()
+            raise RuntimeError_(f"attaching to {record.config.name}: {e}") from e
+        return _SocketStdin(sock)
+
     async def exec(self, *, container_id: str, command: Sequence[str], tty: bool, stdin: bool) -> ExecSession:
         await self._running(container_id)
         return await execs.start_exec(
@@ -516,3 +536,18 @@ class RuncRuntime:
         await self.runc.run(*args, container_id)
         record.config = replace(record.config, resources=resources)
         await asyncio.to_thread(self.state.save_container, record)
+
+
+class _SocketStdin:
+    """A client of conmon's attach socket that only writes (output is read from the container's log)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    async def write(self, data: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        for i in range(0, len(data), 8192):  # conmon reads the socket in buffers of this size
+            await loop.sock_sendall(self._sock, data[i:i + 8192])
+
+    async def close(self) -> None:
+        self._sock.close()

@@ -8,6 +8,11 @@
                      and its Service proxy (an nftables table inside that namespace)
     km<tag>c:        172.31.X.100, a client outside the cluster (no agent)
 
+The cluster DNS forwards names outside the cluster to `UpstreamDNS` (a test resolver on .1, in this
+process, answering `UPSTREAM_RECORDS`), and the controller-manager runs with a short node-monitor grace
+period (`NODE_GRACE`), so that a node stopped with `fail_node` (agent killed, host cut off the bridge) goes
+NotReady in seconds; `revive_node` brings it back.
+
 Every name carries a random tag; `stop()` deletes every pod, stops the processes and removes the hosts, the
 bridge, every pod namespace, cgroup and data directory, whatever happened before.
 """
@@ -19,21 +24,36 @@ import json
 import os
 import random
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import dns.message
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
 import pytest
 from realnode import RealNode, routes_in_cluster_cidr, wait_until
 
 from cluster import ServerProcess, free_port
 from imagebuild import LocalRegistry, build_busybox_image, push_layout
 
-__all__ = ["Host", "MultiNodeCluster", "all_running", "multinode_cluster", "requirements_met"]
+__all__ = ["NODE_GRACE", "UPSTREAM_RECORDS", "Host", "MultiNodeCluster", "UpstreamDNS", "all_running",
+           "multinode_cluster", "requirements_met"]
+
+# What the test upstream resolver knows (names outside the cluster), A records.
+UPSTREAM_RECORDS = {"upstream.example.test.": "192.0.2.7", "www.example.test.": "192.0.2.8"}
+# The controller-manager's node-monitor-grace-period: above the agent's 10 s lease renewal, short enough
+# for a node failure test.
+NODE_GRACE = 15
+CONTROLLER_OPTIONS = (f"node-monitor-grace-period={NODE_GRACE}s", "node-monitor-period=1s")
 
 
 def _run(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -71,6 +91,49 @@ class Host:
         _run("ip", "link", "del", self.veth, check=False)
 
 
+class UpstreamDNS:
+    """A UDP resolver on one address answering `records` (A) and NXDOMAIN otherwise; it counts queries."""
+
+    def __init__(self, *, address: str, records: dict[str, str]) -> None:
+        self.records = {k.lower(): v for k, v in records.items()}
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((address, 0))
+        self.address, self.port = address, int(self.sock.getsockname()[1])
+        self.queries: list[str] = []
+        self._thread = threading.Thread(target=self._serve, name="upstream-dns", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                wire, peer = self.sock.recvfrom(4096)
+            except OSError:
+                return  # closed
+            try:
+                query = dns.message.from_wire(wire)
+            except Exception:
+                continue
+            reply = dns.message.make_response(query)
+            question = query.question[0] if query.question else None
+            if question is not None:
+                name = question.name.to_text().lower()
+                self.queries.append(name)
+                ip = self.records.get(name)
+                if ip is None:
+                    reply.set_rcode(dns.rcode.NXDOMAIN)
+                elif question.rdtype == dns.rdatatype.A:
+                    reply.answer.append(dns.rrset.from_text(question.name, 30, "IN", "A", ip))
+            with contextlib.suppress(OSError):
+                self.sock.sendto(reply.to_wire(), peer)
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+
+
 class NetnsNode(RealNode):
     """`kyb agent --runtime runc` inside a host namespace."""
 
@@ -103,9 +166,11 @@ class MultiNodeCluster:
         self.client = Host(name=f"{self.tag}c", bridge=self.bridge, address=f"{net}.100", gateway=self.gateway)
         self.registry = LocalRegistry(address=self.gateway)
         self.dns_port = free_port()
+        self.upstream: UpstreamDNS | None = None
         self.server = ServerProcess(components=("scheduler", "controller-manager", "dns"), listen_host="0.0.0.0",
                                     extra_args=("--advertise-address", self.gateway,
-                                                "--dns-listen", f"{self.gateway}:{self.dns_port}"))
+                                                "--dns-listen", f"{self.gateway}:{self.dns_port}",
+                                                *(f"--controller-option={o}" for o in CONTROLLER_OPTIONS)))
         self.nodes = [NetnsNode(server=self.server, registry=self.registry, host=h, tag=f"{self.tag}{i}")
                       for i, h in enumerate(self.hosts)]
         self.extra: list[subprocess.Popen[bytes]] = []
@@ -118,6 +183,9 @@ class MultiNodeCluster:
         _run("ip", "link", "set", self.bridge, "up")
         for host in [*self.hosts, self.client]:
             host.create()
+        self.upstream = UpstreamDNS(address=self.gateway, records=UPSTREAM_RECORDS)
+        self.upstream.start()
+        self.server.extra_args += ("--dns-upstream", f"{self.gateway}:{self.upstream.port}")
         self.registry.start()
         push_layout(build_busybox_image(self.workdir / "busybox"), self.registry.url, "library/busybox", "latest")
         self.server.start()
@@ -140,9 +208,33 @@ class MultiNodeCluster:
 
         wait_until(f"node {node.name} Ready with a podCIDR", ready, within=within, node=node)
 
+    def fail_node(self, node: NetnsNode) -> None:
+        """The node dies: its agent (kubelet and proxy) is killed and its host is cut off the bridge, so its
+        pods (still running) are unreachable, as on a machine that lost power or network."""
+        if node.proc is not None and node.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(node.proc.pid, signal.SIGKILL)
+            node.proc.wait()
+        _run("ip", "link", "set", node.host.veth, "down")
+
+    def revive_node(self, node: NetnsNode) -> None:
+        """Reconnect the host and start its agent again over the same data directory."""
+        _run("ip", "link", "set", node.host.veth, "up")
+        if node.proc is None or node.proc.poll() is not None:
+            node.start()
+        self.wait_node_ready(node, within=60)
+
     def stop(self) -> None:
         try:
+            for node in self.nodes:  # a node a failed test left down still has pods to clean up
+                if node.proc is not None and node.proc.poll() is not None:
+                    with contextlib.suppress(Exception):
+                        _run("ip", "link", "set", node.host.veth, "up")
+                        node.start()
             if self.server.proc is not None and self.server.proc.poll() is None:
+                # Workloads first, or their controllers would replace the pods deleted below.
+                self.k("delete", "deployments,statefulsets,replicasets,daemonsets,jobs", "--all", "-A",
+                       "--wait=false", check=False)
                 self.k("delete", "pods", "--all", "-A", "--wait=false", check=False)
                 with contextlib.suppress(AssertionError):
                     wait_until("every pod deleted",
@@ -158,6 +250,8 @@ class MultiNodeCluster:
                 node.cleanup()
             self.server.stop()
             self.registry.stop()
+            if self.upstream is not None:
+                self.upstream.stop()
             for host in [*self.hosts, self.client]:
                 host.remove()
             _run("ip", "link", "del", self.bridge, check=False)

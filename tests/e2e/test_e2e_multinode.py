@@ -5,12 +5,13 @@ with the real kubectl: the pod network across nodes, Services through each node'
 from __future__ import annotations
 
 import ipaddress
+import json
 import urllib.request
 from typing import Any
 
 import pytest
 from e2e_support import KUBECTL_BIN
-from multinode import MultiNodeCluster, all_running, multinode_cluster
+from multinode import NODE_GRACE, MultiNodeCluster, all_running, multinode_cluster
 from realnode import REQUIREMENTS, wait_until
 
 from cluster import free_port
@@ -226,3 +227,260 @@ def test_scale_down_sends_nothing_to_deleted_pods(multinode_cluster: MultiNodeCl
     wait_until("only the remaining replica answering", settled, within=15)
     answers = [host.fetch(f"http://{ip}/", timeout=2) for _ in range(100)]
     assert answers == [name + "\n"] * 100
+
+
+# ---- session affinity and hairpin -------------------------------------------------------------------------
+
+
+def repeat_from_pod(c: MultiNodeCluster, ns: str, pod: str, url: str, times: int) -> list[str]:
+    """`times` GETs of url from inside a pod, one answer (or FAIL) each."""
+    out = c.exec(ns, pod, "sh", "-c", f"for i in $(seq {times}); do timeout 3 wget -qO- {url} || echo FAIL; done")
+    return out.stdout.split()
+
+
+def test_client_ip_affinity_keeps_a_client_on_one_backend(multinode_cluster: MultiNodeCluster,
+                                                          web: tuple[str, list[dict[str, Any]]]) -> None:
+    c, (ns, pods) = multinode_cluster, web
+    c.apply(service("web-aff", selector="web", type_="NodePort", sessionAffinity="ClientIP"), namespace=ns)
+    wait_ready_endpoints(c, ns, "web-aff", len(pods))
+    spec = c.get(ns, "service", "web-aff")["spec"]
+    ip, node_port = spec["clusterIP"], spec["ports"][0]["nodePort"]
+    names = {p["metadata"]["name"] for p in pods}
+    # A pod as the client: every answer from one replica.
+    for p in pods[:2]:
+        client = p["metadata"]["name"]
+        wait_until("the affinity service answering a pod",
+                   lambda cl=client: c.exec(ns, cl, "timeout", "3", "wget", "-qO-", f"http://{ip}/").returncode == 0,
+                   within=15)
+        answers = repeat_from_pod(c, ns, client, f"http://{ip}/", 30)
+        assert len(answers) == 30 and len(set(answers)) == 1 and answers[0] in names, answers
+    # The client namespace through the NodePort of each node: one replica per node's proxy.
+    for host in c.hosts:
+        url = f"http://{host.address}:{node_port}/"
+        wait_until(f"NodePort {node_port} on {host.address}", lambda u=url: c.client.fetch(u), within=15)
+        out = c.client.run("sh", "-c", f"for i in $(seq 20); do busybox wget -qO- {url} || echo FAIL; done")
+        answers = out.stdout.split()
+        assert len(answers) == 20 and len(set(answers)) == 1 and answers[0] in names, answers
+
+
+def test_hairpin_a_pod_reaches_itself_through_its_service(multinode_cluster: MultiNodeCluster,
+                                                          web: tuple[str, list[dict[str, Any]]]) -> None:
+    """A one-endpoint Service: the one pod behind it, as a client of it, gets its own answer."""
+    c, (ns, pods) = multinode_cluster, web
+    me = pods[1]["metadata"]["name"]
+    c.k("-n", ns, "label", "pod", me, "hairpin=yes")
+    c.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "hairpin"},
+             "spec": {"selector": {"hairpin": "yes"}, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}},
+            namespace=ns)
+    wait_ready_endpoints(c, ns, "hairpin", 1)
+    ip = c.get(ns, "service", "hairpin")["spec"]["clusterIP"]
+    wait_until("the pod reaching itself through its Service",
+               lambda: c.exec(ns, me, "timeout", "3", "wget", "-qO-", f"http://{ip}/").returncode == 0, within=15)
+    assert repeat_from_pod(c, ns, me, f"http://{ip}/", 20) == [me] * 20
+
+
+# ---- DNS ---------------------------------------------------------------------------------------------------
+
+
+def lookup(c: MultiNodeCluster, ns: str, pod: str, *args: str, expect: list[str], within: float = 20) -> str:
+    """busybox nslookup in a pod until every string of `expect` is in its output (the DNS follows the API
+    through informers, a moment behind); the output."""
+    seen: list[str] = []
+
+    def probe() -> bool:
+        out = c.exec(ns, pod, "nslookup", *args)
+        seen[:] = [out.stdout + out.stderr]
+        return all(e in out.stdout for e in expect)
+
+    try:
+        wait_until(f"nslookup {' '.join(args)} in {pod}", probe, within=within)
+    except AssertionError:
+        raise AssertionError(f"nslookup {' '.join(args)}: wanted {expect} in:\n{seen[0] if seen else ''}") from None
+    return seen[0]
+
+
+def headless(name: str, *, selector: dict[str, str], port: int | str = "http") -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+            "spec": {"clusterIP": "None", "selector": selector,
+                     "ports": [{"name": "http", "port": 80, "targetPort": port}]}}
+
+
+def statefulset(name: str) -> dict[str, Any]:
+    labels = {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name},
+            "spec": {"replicas": 1, "serviceName": name, "selector": {"matchLabels": labels}, "template": {
+                "metadata": {"labels": labels},
+                "spec": {"terminationGracePeriodSeconds": 1,
+                         "containers": [{"name": "web", "image": "busybox", "command": ["sh", "-c", HTTPD],
+                                         "ports": [{"containerPort": 8080, "name": "http"}],
+                                         "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1}}]}}}}
+
+
+def test_dns_srv_ptr_headless_statefulset_externalname_and_upstream(
+        multinode_cluster: MultiNodeCluster, web: tuple[str, list[dict[str, Any]]]) -> None:
+    c, (ns, pods) = multinode_cluster, web
+    zone = f"{ns}.svc.cluster.local"
+    c.apply(service("dnsweb", selector="web"), headless("dnshead", selector={"app": "web"}),
+            headless("db", selector={"app": "db"}), statefulset("db"),
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ext"},
+             "spec": {"type": "ExternalName", "externalName": "upstream.example.test"}}, namespace=ns)
+    wait_ready_endpoints(c, ns, "dnsweb", len(pods))
+    ip = c.get(ns, "service", "dnsweb")["spec"]["clusterIP"]
+    # Each question from a pod on another node (every query crosses to the DNS through the node's proxy).
+    asker = [p["metadata"]["name"] for p in pods]
+    # SRV of the named port: the Service's name and port (ClusterIP Service) ...
+    lookup(c, ns, asker[0], "-type=srv", f"_http._tcp.dnsweb.{zone}.", expect=[f"80 dnsweb.{zone}"])
+    # ... PTR of its ClusterIP ...
+    reverse = ".".join(reversed(ip.split("."))) + ".in-addr.arpa"
+    lookup(c, ns, asker[1], "-type=ptr", f"{reverse}.", expect=[f"name = dnsweb.{zone}"])
+    # ... a headless Service answers its ready pods' addresses, and SRV names each of them.
+    ips = [p["status"]["podIP"] for p in pods]
+    lookup(c, ns, asker[2], f"dnshead.{zone}.", expect=[f"Address: {a}" for a in ips])
+    srv = lookup(c, ns, asker[0], "-type=srv", f"_http._tcp.dnshead.{zone}.", expect=["8080 "])
+    assert srv.count("service = ") == len(pods), srv
+    # A StatefulSet pod by hostname.subdomain.
+    [db] = c.wait_pods(ns, "app=db", all_running(1))
+    wait_ready_endpoints(c, ns, "db", 1)
+    lookup(c, ns, asker[1], f"db-0.db.{zone}.", expect=[f"Address: {db['status']['podIP']}"])
+    # ExternalName: a CNAME, its target chased through the upstream resolver.
+    lookup(c, ns, asker[2], f"ext.{zone}.", expect=["canonical name = upstream.example.test", "192.0.2.7"])
+    # A name outside the cluster, forwarded upstream (the test resolver on the bridge address).
+    assert c.upstream is not None
+    lookup(c, ns, asker[0], "www.example.test.", expect=["Address: 192.0.2.8"])
+    assert "www.example.test." in c.upstream.queries
+
+
+# ---- bad input -----------------------------------------------------------------------------------------------
+
+
+def warnings_of(c: MultiNodeCluster, ns: str, name: str) -> dict[str, str]:
+    """reason → message of the Warning events about Service `name`, as `kubectl describe svc` lists them."""
+    events = c.get(ns, "events")["items"]
+    return {e["reason"]: e["message"] for e in events
+            if e["involvedObject"].get("kind") == "Service" and e["involvedObject"].get("name") == name
+            and e.get("type") == "Warning"}
+
+
+def test_bad_services_are_reported_and_the_others_keep_answering(
+        multinode_cluster: MultiNodeCluster, web: tuple[str, list[dict[str, Any]]]) -> None:
+    c, (ns, pods) = multinode_cluster, web
+    names = {p["metadata"]["name"] for p in pods}
+    real = pods[2]["metadata"]["name"]
+    c.k("-n", ns, "label", "pod", real, "tier=ghost")
+    bad_port = service("badport", selector="web")
+    bad_port["spec"]["ports"][0]["targetPort"] = "nope"
+    ghost = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ghost", "labels": {"tier": "ghost"}},
+             "spec": {"nodeName": "ghost-node", "containers": [{"name": "c", "image": "busybox",
+                                                                  "ports": [{"containerPort": 8080, "name": "http"}]}]}}
+    try:
+        c.apply(ghost, namespace=ns)
+        # The pod as a kubelet on a node now gone would have left it: running, ready, with an address.
+        c.k("-n", ns, "patch", "pod", "ghost", "--subresource=status", "--type=merge", "-p", json.dumps({"status": {
+            "phase": "Running", "podIP": "10.244.250.9", "podIPs": [{"ip": "10.244.250.9"}],
+            "conditions": [{"type": "Ready", "status": "True"}]}}))
+        c.apply(service("good", selector="web"), service("nomatch", selector="nothing"), bad_port,
+                {**service("ghosted", selector="web"), "spec": {"selector": {"tier": "ghost"},
+                                                                "ports": [{"name": "http", "port": 80,
+                                                                           "targetPort": "http"}]}},
+                namespace=ns)
+        # Each reported on its Service.
+        wait_until("the events", lambda: "SelectorMatchesNoPods" in warnings_of(c, ns, "nomatch")
+                   and "PortNotFound" in warnings_of(c, ns, "badport")
+                   and "FailedToUpdateEndpointSlices" in warnings_of(c, ns, "ghosted"), within=20)
+        assert "app=nothing" in warnings_of(c, ns, "nomatch")["SelectorMatchesNoPods"]
+        assert "'nope'" in warnings_of(c, ns, "badport")["PortNotFound"]
+        assert "Node ghost-node not found" in warnings_of(c, ns, "ghosted")["FailedToUpdateEndpointSlices"]
+        described = c.k("-n", ns, "describe", "service", "nomatch").stdout
+        assert "SelectorMatchesNoPods" in described
+        # The pod on the gone node is no endpoint; the real one is, and answers.
+        wait_ready_endpoints(c, ns, "ghosted", 1)
+        slices = c.get(ns, "endpointslices", "-l", "kubernetes.io/service-name=ghosted")["items"]
+        assert [e["addresses"][0] for s in slices for e in s.get("endpoints") or []] == [pods[2]["status"]["podIP"]]
+        host = c.hosts[0]
+        ghosted_ip = c.get(ns, "service", "ghosted")["spec"]["clusterIP"]
+        assert wait_until("the ghosted service", lambda: host.fetch(f"http://{ghosted_ip}/"), within=15) == real + "\n"
+        # The other Services keep answering on every node, and the broken ones fail fast (rejected).
+        wait_ready_endpoints(c, ns, "good", len(pods))
+        good_ip = c.get(ns, "service", "good")["spec"]["clusterIP"]
+        for h in c.hosts:
+            wait_until(f"the good service from {h.name}", lambda h=h: h.fetch(f"http://{good_ip}/"), within=15)
+            answers = {h.fetch(f"http://{good_ip}/") for _ in range(15)}
+            assert None not in answers and {a.strip() for a in answers if a} <= names
+        for name in ("nomatch", "badport"):
+            bad_ip = c.get(ns, "service", name)["spec"]["clusterIP"]
+            assert host.fetch(f"http://{bad_ip}/", timeout=2) is None
+    finally:
+        c.k("-n", ns, "delete", "pod", "ghost", "--grace-period=0", "--force", check=False)
+
+
+# ---- node failure (last: it takes a node down and back) ------------------------------------------------------
+
+
+def test_a_failed_nodes_pods_are_replaced_and_the_service_keeps_answering(multinode_cluster: MultiNodeCluster) -> None:
+    c = multinode_cluster
+    ns = c.namespace()
+    deployment = spread_deployment("survive", len(c.nodes))
+    template = deployment["spec"]["template"]["spec"]
+    # Spread, but not required (two nodes must be able to hold the three after the failure); tolerate the
+    # lost node for two seconds only, as a user wanting a fast failover would.
+    del template["affinity"]
+    template["topologySpreadConstraints"] = [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+                                              "whenUnsatisfiable": "ScheduleAnyway",
+                                              "labelSelector": {"matchLabels": {"app": "survive"}}}]
+    template["tolerations"] = [{"key": f"node.kubernetes.io/{k}", "operator": "Exists", "effect": "NoExecute",
+                                "tolerationSeconds": 2} for k in ("unreachable", "not-ready")]
+    c.apply(deployment, service("survive", selector="survive"), namespace=ns)
+    pods = c.wait_pods(ns, "app=survive", all_running(len(c.nodes)))
+    wait_ready_endpoints(c, ns, "survive", len(c.nodes))
+    by_node: dict[str, list[str]] = {}
+    for p in pods:
+        by_node.setdefault(p["spec"]["nodeName"], []).append(p["metadata"]["name"])
+    assert len(by_node) >= 2, by_node
+    victim = next(n for n in c.nodes if n.name in by_node)
+    lost = set(by_node[victim.name])
+    observer = next(h for h in c.hosts if h.name != victim.name)
+    ip = c.get(ns, "service", "survive")["spec"]["clusterIP"]
+    wait_until("the Service answering", lambda: observer.fetch(f"http://{ip}/"), within=15)
+
+    c.fail_node(victim)
+    try:
+        # The node goes Unknown after the grace period; its pods' endpoints become not ready.
+        def endpoints_not_ready() -> bool:
+            slices = c.get(ns, "endpointslices", "-l", "kubernetes.io/service-name=survive")["items"]
+            mine = [e for s in slices for e in s.get("endpoints") or [] if e.get("nodeName") == victim.name]
+            return all(not (e.get("conditions") or {}).get("ready") for e in mine)
+
+        wait_until("the lost node's endpoints not ready", endpoints_not_ready, within=NODE_GRACE + 20)
+        node = c.get("", "node", victim.name)
+        ready = next(x for x in node["status"]["conditions"] if x["type"] == "Ready")
+        assert ready["status"] == "Unknown" and ready["reason"] == "NodeStatusUnknown"
+
+        # The Service keeps answering, from the other nodes' pods only.
+        def settled() -> bool:
+            return all((a := observer.fetch(f"http://{ip}/", timeout=2)) is not None and a.strip() not in lost
+                       for _ in range(10))
+
+        wait_until("the Service answering from the surviving pods", settled, within=15)
+        answers = [observer.fetch(f"http://{ip}/", timeout=2) for _ in range(30)]
+        assert None not in answers and not {a.strip() for a in answers if a} & lost
+
+        # Taint-based eviction after the 2 s toleration: replacements on the other nodes.
+        def replaced(items: list[dict[str, Any]]) -> bool:
+            live = [p for p in items if not p["metadata"].get("deletionTimestamp")]
+            return (len(live) == len(c.nodes) and all(p["spec"].get("nodeName") != victim.name for p in live)
+                    and all_running(len(live))(live))
+
+        survivors = c.wait_pods(ns, "app=survive", replaced, within=60)
+        taints = {(t["key"], t["effect"]) for t in c.get("", "node", victim.name)["spec"].get("taints") or []}
+        assert ("node.kubernetes.io/unreachable", "NoExecute") in taints
+        live = {p["metadata"]["name"] for p in survivors if not p["metadata"].get("deletionTimestamp")}
+        wait_ready_endpoints(c, ns, "survive", len(c.nodes))
+        wait_until("every replacement answering",
+                   lambda: {(observer.fetch(f"http://{ip}/") or "").strip() for _ in range(30)} == live, within=20)
+    finally:
+        c.revive_node(victim)
+    # Back: the node's taints go, and the deleted pods it still ran are gone once its kubelet saw them.
+    wait_until("the node's NoExecute taints removed", lambda: not [
+        t for t in c.get("", "node", victim.name)["spec"].get("taints") or [] if t["effect"] == "NoExecute"],
+        within=20)
+    c.wait_pods(ns, "app=survive", lambda items: {p["metadata"]["name"] for p in items} == live, within=60)

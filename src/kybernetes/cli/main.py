@@ -14,6 +14,8 @@ from kybernetes import KUBE_GIT_VERSION, __version__
 
 # name → (module with add_arguments(parser) and run(args) -> int, help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "up": ("kybernetes.cmd.up", "run a whole cluster on this machine: control plane and node, one supervisor"),
+    "down": ("kybernetes.cmd.down", "stop kyb up and remove every trace of it (--keep-data keeps the cluster)"),
     "server": ("kybernetes.cmd.server", "run the control plane: API server, and the components beside it"),
     "scheduler": ("kybernetes.cmd.scheduler", "run the scheduler (binds pending pods to nodes)"),
     "controller-manager": ("kybernetes.cmd.controller_manager", "run the controllers against an API server"),
@@ -22,6 +24,20 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dns": ("kybernetes.cmd.dns", "run the cluster DNS (answers <svc>.<ns>.svc.cluster.local, forwards the rest)"),
     "simulate": ("kybernetes.cmd.simulate", "simulate nodes (kwok-style) on any Kubernetes-compatible cluster"),
     "proxy": ("kybernetes.cmd.proxy", "run the Service proxy of a node (Services → nftables rules)"),
+    "token": ("kybernetes.cmd.token", "manage bootstrap tokens nodes join with: create, list, delete"),
+    "node": ("kybernetes.cmd.node", "take a node out of service or back: cordon, uncordon, drain"),
+    "get": ("kybernetes.cli.get", "list objects as kubectl does: tables, -o wide|yaml|json|name, -w"),
+    "describe": ("kybernetes.cli.describe", "show an object in detail, with its events"),
+    "apply": ("kybernetes.cli.apply", "server-side apply manifests from files, directories, URLs or stdin"),
+    "create": ("kybernetes.cli.create", "create objects from manifests"),
+    "delete": ("kybernetes.cli.delete", "delete objects by manifest or by TYPE NAME"),
+    "logs": ("kybernetes.cli.logs", "print (or follow) a container's logs"),
+    "exec": ("kybernetes.cli.exec", "run a command in a container (-i, -t)"),
+    "port-forward": ("kybernetes.cli.portforward", "forward local ports to a pod or a service"),
+    "scale": ("kybernetes.cli.scale", "set the replica count of a deployment, replicaset or statefulset"),
+    "rollout": ("kybernetes.cli.rollout", "rollout status|history|undo|restart of a deployment"),
+    "top": ("kybernetes.cli.top", "CPU and memory of pods or nodes (metrics.k8s.io)"),
+    "events": ("kybernetes.cli.events", "list (or watch) events"),
 }
 
 

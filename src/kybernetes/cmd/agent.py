@@ -36,8 +36,13 @@ log = logging.getLogger("kybernetes.agent")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kubeconfig", default=None, help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
     parser.add_argument("--server", default=None, help="API server URL (with --token)")
-    parser.add_argument("--token", default=None, help="bearer token (with --server)")
+    parser.add_argument("--token", default=None,
+                        help="bootstrap token from `kyb token create` (joins the node: it gets a client certificate "
+                             "and keeps it in <data-dir>/kubelet.kubeconfig), or any bearer token (with --server)")
     parser.add_argument("--certificate-authority", default=None, help="CA file for --server")
+    parser.add_argument("--ca-cert-hash", default=None, metavar="sha256:HEX",
+                        help="accept the server's CA only if its public key has this hash (`kyb token create "
+                             "--print-join-command` prints it)")
     parser.add_argument("--node-name", default=socket.gethostname(), help="this node's name (default: hostname)")
     parser.add_argument("--data-dir", default="/var/lib/kybernetes/agent", help="pods, volumes, images, logs")
     parser.add_argument("--runtime", choices=("runc", "fake"), default="runc")
@@ -64,6 +69,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="log files kept per container, the live one included (at least 2)")
     parser.add_argument("--container-log-monitor-interval", type=float, default=10.0, metavar="SECONDS",
                         help="how often container log sizes are checked for rotation")
+
+
+async def _join(args: argparse.Namespace) -> None:
+    """With a bootstrap token: the node's own kubeconfig (made on the first start, reused afterwards)
+    becomes `--kubeconfig`; see `kybernetes.kubelet.bootstrap`."""
+    from kybernetes.api.bootstraptoken import is_token
+    from kybernetes.kubelet.bootstrap import BootstrapOptions, ensure_kubelet_kubeconfig, kubeconfig_path
+
+    own = kubeconfig_path(Path(args.data_dir))
+    if args.kubeconfig:
+        return
+    if args.server and args.token and is_token(args.token):
+        path = await ensure_kubelet_kubeconfig(BootstrapOptions(
+            server=args.server, token=args.token, node_name=args.node_name, data_dir=Path(args.data_dir),
+            ca_file=args.certificate_authority, ca_cert_hash=args.ca_cert_hash))
+        args.kubeconfig, args.server, args.token = str(path), None, None
+    elif not args.server and await asyncio.to_thread(own.exists):
+        args.kubeconfig = str(own)
 
 
 def _config(args: argparse.Namespace) -> ClientConfig:
@@ -195,6 +218,7 @@ def _log_max_size(text: str) -> int:
 async def serve(args: argparse.Namespace) -> None:
     data_dir = Path(args.data_dir)
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
+    await _join(args)
     node = _Node(args, data_dir)
     workers = WorkerOptions(cgroup_root=args.cgroup_root)
     async with Client(_config(args)) as client:
@@ -216,8 +240,16 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from kybernetes.kubelet.bootstrap import BootstrapError
+
     setup_logging()
-    run_until_signalled(serve(args))
+    try:
+        run_until_signalled(serve(args))
+    except BootstrapError as e:
+        print(f"kyb agent: {e}", file=sys.stderr)
+        return 1
     log.info("kyb agent stopped")
     return 0
 

@@ -12,7 +12,9 @@ import asyncio
 import ipaddress
 import logging
 from pathlib import Path
+from typing import Any
 
+from kybernetes.api.bootstraptoken import SECRET_NAMESPACE
 from kybernetes.apiserver.auth import (
     Pki,
     TokenIssuer,
@@ -24,6 +26,7 @@ from kybernetes.apiserver.auth import (
     split_sans,
     write_admin_kubeconfig,
 )
+from kybernetes.apiserver.auth.bootstrap import BootstrapTokenAuthenticator
 from kybernetes.apiserver.auth.kubeconfig import write_kubeconfig
 from kybernetes.apiserver.server import APIServer, ServerConfig, tls_site_factory
 from kybernetes.cmd.runner import run_until_signalled, setup_logging
@@ -43,6 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dns-listen", default="",
                         help="HOST:PORT the cluster DNS serves on, UDP and TCP (default: the advertise address, "
                              "port 53); pods reach it through the kube-dns Service at the tenth service address")
+    parser.add_argument("--dns-upstream", default="",
+                        help="resolvers the cluster DNS forwards other names to: addresses (ip[:port]) and/or "
+                             "resolv.conf files, comma-separated (default: the DNS's own, /etc/resolv.conf)")
+    parser.add_argument("--controller-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="an option of the controller-manager (e.g. node-monitor-grace-period=15s); repeatable")
     parser.add_argument("--disable", default="", help="components not to run beside the API server, comma-separated, or 'all': "
                         + ", ".join(COMPONENTS))
 
@@ -83,14 +91,23 @@ def prepare(args: argparse.Namespace) -> tuple[str, int, str, Path, Pki]:
     return host, port, advertise, data_dir, pki
 
 
-def component_args(component: str, *, args: argparse.Namespace, advertise: str) -> list[str]:
+def component_args(component: str, *, args: argparse.Namespace, advertise: str,
+                   pki: Pki | None = None) -> list[str]:
     """Flags of a component beyond its kubeconfig: the DNS serves on the address pods can reach and is
-    published at the service range's tenth address, as Kubernetes' kube-dns is."""
+    published at the service range's tenth address, as Kubernetes' kube-dns is; `--dns-upstream` and
+    `--controller-option` pass through to the DNS and the controller-manager. The controller-manager signs
+    certificate requests with the cluster CA (Kubernetes passes it --cluster-signing-*-file the same way)."""
+    if component == "controller-manager":
+        signing = ([f"--cluster-signing-cert-file={pki.ca_cert_path}", f"--cluster-signing-key-file={pki.ca_key_path}"]
+                   if pki is not None else [])
+        return [*signing, *(f"--option={item}" for item in args.controller_option)]
     if component != "dns":
         return []
+    upstream = ["--upstream", args.dns_upstream] if args.dns_upstream else []
     listen = args.dns_listen or (f"[{advertise}]:53" if ":" in advertise else f"{advertise}:53")
     service_ip = str(ipaddress.ip_network(args.service_cidr, strict=False)[10])
-    return ["--listen", listen, "--advertise-address", split_listen(listen)[0], "--service-ip", service_ip]
+    return ["--listen", listen, "--advertise-address", split_listen(listen)[0], "--service-ip", service_ip,
+            *upstream]
 
 
 async def serve(args: argparse.Namespace, host: str, port: int, advertise: str, data_dir: Path, pki: Pki) -> None:
@@ -108,7 +125,19 @@ async def serve(args: argparse.Namespace, host: str, port: int, advertise: str, 
         found = rest.cache.get(rest.key(namespace=namespace, name=name))
         return found.obj["metadata"].get("uid") if found else None
 
+    async def kube_system_secret(name: str, fresh: bool) -> dict[str, Any] | None:
+        assert server is not None
+        rest = server.lookup("secrets")
+        if rest is None:
+            return None
+        if fresh:
+            await rest.sync_cache()
+        found = rest.cache.get(rest.key(namespace=SECRET_NAMESPACE, name=name))
+        return found.obj if found else None
+
     authenticator, _ = build_authenticator(pki=pki, token_file=token_file, sa_lookup=sa_uid)
+    # Bootstrap tokens (`kyb token create`), read from the Secrets they are stored in.
+    authenticator.append(BootstrapTokenAuthenticator(lookup=kube_system_secret))
     issuer = TokenIssuer(private_key=pki.sa_private_key)
     server = APIServer(store=store, config=config, authenticator=authenticator, token_issuer=issuer)
     server.pod_proxy.use_pki(pki)  # the client certificate pods/log and pods/exec present to kubelets
@@ -130,7 +159,7 @@ async def serve(args: argparse.Namespace, host: str, port: int, advertise: str, 
         for component in COMPONENTS:
             if component not in disabled:
                 argv = kyb_argv(component, "--kubeconfig", str(data_dir / f"{component}.kubeconfig"),
-                                *component_args(component, args=args, advertise=advertise))
+                                *component_args(component, args=args, advertise=advertise, pki=pki))
                 tg.create_task(supervise(Child(component, argv)), name=component)
 
 

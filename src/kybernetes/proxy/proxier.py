@@ -95,6 +95,7 @@ class Proxier:
         self._failures = 0
         self._timer: TimerHandle | None = None
         self._stats = ProxyStatistics()
+        self._conflicts: list[str] = []
 
     # ---- requests --------------------------------------------------------------------------------------
 
@@ -123,7 +124,24 @@ class Proxier:
         plans = build_plans(services=self.services.list(), slices=self.slices.list())
         self._stats.service_ports = len(plans)
         config = self.options.ruleset
-        return lambda affinity: render_ruleset(plans=plans, node=node, config=config, affinity=affinity)
+
+        def render(affinity: dict[str, list[AffinityEntry]] | None) -> str:
+            conflicts: list[str] | None = [] if affinity is None else None  # once per sync: the first render
+            text = render_ruleset(plans=plans, node=node, config=config, affinity=affinity, conflicts=conflicts)
+            if conflicts is not None:
+                self._report_conflicts(conflicts)
+            return text
+
+        return render
+
+    def _report_conflicts(self, conflicts: list[str]) -> None:
+        """Log the Service addresses two Services claim (the first by name keeps it) when that changes."""
+        found = sorted(set(conflicts))
+        if found != self._conflicts:
+            if found:
+                log.warning("address/port claimed by more than one Service, kept by the first by name: %s",
+                            ", ".join(found))
+            self._conflicts = found
 
     async def sync(self, *, force: bool) -> bool:
         """Render and apply; returns False when the table was already up to date (and not forced)."""

@@ -209,11 +209,15 @@ def render_ruleset(
     node: NodeFacts,
     config: RulesetConfig,
     affinity: Mapping[str, Sequence[AffinityEntry]] | None = None,
+    conflicts: list[str] | None = None,
 ) -> str:
-    """The complete `nft -f` input replacing the proxy's table; see the module docstring."""
+    """The complete `nft -f` input replacing the proxy's table; see the module docstring. Map keys that a
+    later Service could not have (taken by an earlier one) are appended to `conflicts` when given."""
     table = _Table()
     for plan in plans:
         _render_plan(table, plan, node=node, config=config, affinity=affinity or {})
+    if conflicts is not None:
+        conflicts.extend(table.conflicts)
 
     if config.nodeport_cidrs:
         nodeport_match = f"fib daddr type local ip daddr {{ {', '.join(config.nodeport_cidrs)} }}"

@@ -229,3 +229,14 @@ def test_nft_accepts_the_rendered_table(cidrs: tuple[str, ...]) -> None:
     result = subprocess.run(["unshare", "--net", "nft", "-c", "-f", "-"], input=text, capture_output=True,
                             text=True, timeout=30)
     assert result.returncode == 0, result.stderr + "\n" + text
+
+
+def test_clashing_keys_are_reported_to_the_caller() -> None:
+    ports = [ServicePort(name="http", port=80, protocol="TCP", node_port=30080)]
+    services = [service("a", type="NodePort", ports=ports),
+                service("b", cluster_ip="10.96.0.11", type="NodePort", ports=ports)]
+    plans = build_plans(services=services, slices=[endpoint_slice(n, [endpoint("10.244.0.11")]) for n in ("a", "b")])
+    conflicts: list[str] = []
+    render_ruleset(plans=plans, node=NodeFacts(name="n1", addresses=("192.0.2.1",)), config=RulesetConfig(),
+                   conflicts=conflicts)
+    assert conflicts == ["tcp . 30080"]

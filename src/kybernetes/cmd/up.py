@@ -232,9 +232,14 @@ class Api:
         self._ctx: ssl.SSLContext | None = None
 
     def _context(self) -> ssl.SSLContext | None:
-        if self._ctx is None and (self.pki / "admin.key").exists():
-            ctx = ssl.create_default_context(cafile=str(self.pki / "ca.crt"))
-            ctx.load_cert_chain(str(self.pki / "admin.crt"), str(self.pki / "admin.key"))
+        # The server writes its kubeconfig once the PKI is complete: until then a file may be missing or half
+        # written.
+        if self._ctx is None and (self.pki.parent / "admin.kubeconfig").exists():
+            try:
+                ctx = ssl.create_default_context(cafile=str(self.pki / "ca.crt"))
+                ctx.load_cert_chain(str(self.pki / "admin.crt"), str(self.pki / "admin.key"))
+            except (OSError, ssl.SSLError):
+                return None
             self._ctx = ctx
         return self._ctx
 

@@ -358,10 +358,15 @@ def _resource_operations(info: ResourceInfo) -> list[tuple[str, Operation, tuple
     for sub in info.subresources:
         s = subresource_info(info, sub)
         sub_gvk = {"group": s.group, "kind": s.kind, "version": s.version}
+        if sub in _STREAMING:
+            for path_, params_, op_ in _streaming_ops(info=info, sub=sub, item=f"{item}/{sub}", gv=gv, scope=scope,
+                                                      tag=tag, sub_gvk=sub_gvk, ns_params=ns_params):
+                add(path_, params_, op_)
+            continue
         try:
             sub_obj = _definition_of(s.group, s.version, s.kind)
         except KeyError:
-            continue  # connect-style subresources (exec, attach, ...) have no body schema here
+            continue  # subresources without a body schema of their own
         path = f"{item}/{sub}"
         title = sub[:1].upper() + sub[1:]
         suffix = f"{info.kind}{title}"
@@ -441,6 +446,74 @@ def operations() -> tuple[list[tuple[str, Operation]], dict[str, list[Parameter]
     return ops, path_params
 
 
+# --- streaming subresources: pods/log (a read returning text) and the connect-style exec/attach/portforward
+
+_STREAMING = ("log", "exec", "attach", "portforward")
+_BOOL = "boolean"
+_CONNECT_PARAMS: dict[str, tuple[Parameter, ...]] = {
+    "exec": (
+        _q("command", "string", "Command is the remote command to execute. argv array. Not executed within a shell."),
+        _q("container", "string", "Container in which to execute the command. Defaults to only container if there is "
+           "only one container in the pod."),
+        _q("stderr", _BOOL, "Redirect the standard error stream of the pod for this call."),
+        _q("stdin", _BOOL, "Redirect the standard input stream of the pod for this call. Defaults to false."),
+        _q("stdout", _BOOL, "Redirect the standard output stream of the pod for this call."),
+        _q("tty", _BOOL, "TTY if true indicates that a tty will be allocated for the exec call. Defaults to false."),
+    ),
+    "attach": (
+        _q("container", "string", "The container in which to execute the command. Defaults to only container if "
+           "there is only one container in the pod."),
+        _q("stderr", _BOOL, "Stderr if true indicates that stderr is to be redirected for the attach call. "
+           "Defaults to true."),
+        _q("stdin", _BOOL, "Stdin if true, redirects the standard input stream of the pod for this call. "
+           "Defaults to false."),
+        _q("stdout", _BOOL, "Stdout if true indicates that stdout is to be redirected for the attach call. "
+           "Defaults to true."),
+        _q("tty", _BOOL, "TTY if true indicates that a tty will be allocated for the attach call. This is passed "
+           "through the container runtime so the tty is allocated on the worker node by the container runtime. "
+           "Defaults to false."),
+    ),
+    "portforward": (_q("ports", "integer", "List of ports to forward Required when using WebSockets"),),
+}
+_LOG_PARAMS = (
+    _q("container", "string", "The container for which to stream logs. Defaults to only container if there is "
+       "one container in the pod."),
+    _q("follow", _BOOL, "Follow the log stream of the pod. Defaults to false."),
+    _q("limitBytes", "integer", "If set, the number of bytes to read from the server before terminating the log "
+       "output. This may not display a complete final line of logging, and may return slightly more or slightly "
+       "less than the specified limit."),
+    _q("previous", _BOOL, "Return previous terminated container logs. Defaults to false."),
+    _q("sinceSeconds", "integer", "A relative time in seconds before the current time from which to show logs. "
+       "If this value precedes the time a pod was started, only logs since the pod start will be returned. If "
+       "this value is in the future, no logs will be returned. Only one of sinceSeconds or sinceTime may be "
+       "specified."),
+    _q("tailLines", "integer", "If set, the number of lines from the end of the logs to show. If not specified, "
+       "logs are shown from the creation of the container or sinceSeconds or sinceTime"),
+    _q("timestamps", _BOOL, "If true, add an RFC3339 or RFC3339Nano timestamp at the beginning of every line of "
+       "log output. Defaults to false."),
+)
+
+
+def _streaming_ops(*, info: ResourceInfo, sub: str, item: str, gv: str, scope: str, tag: str,
+                   sub_gvk: dict[str, str], ns_params: tuple[Parameter, ...],
+                   ) -> list[tuple[str, tuple[Parameter, ...], Operation]]:
+    """Kubernetes' operations for a pod's log (a `get` answering text) and its connect-style subresources
+    (`connect` GET and POST, answering whatever the upgraded stream carries)."""
+    title = sub[:1].upper() + sub[1:]
+    if sub == "log":
+        name = Parameter("name", "path", required=True, description=f"name of the {info.kind}")
+        op = Operation("get", "get", f"read{gv}{scope}{info.kind}{title}", f"read log of the specified {info.kind}",
+                       tag, sub_gvk, _LOG_PARAMS, (("200", ""),),
+                       produces=("text/plain", "application/json", "application/yaml"))
+        return [(item, (name, *ns_params, _PRETTY), op)]
+    name = Parameter("name", "path", required=True, description=f"name of the {sub_gvk['kind']}")
+    params = (*_CONNECT_PARAMS[sub], name, *ns_params)
+    return [(item, params, Operation(method, "connect", f"connect{gv}{verb}{scope}{info.kind}{title}",
+                                     f"connect {method.upper()} requests to {sub} of {info.kind}", tag, sub_gvk,
+                                     (), (("200", ""),), produces=("*/*",)))
+            for method, verb in (("get", "Get"), ("post", "Post"))]
+
+
 # --- v2 ------------------------------------------------------------------------------------------------
 
 
@@ -459,7 +532,8 @@ def _param_v2(p: Parameter) -> dict[str, Any]:
 def _op_v2(op: Operation) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for code, definition in op.responses:
-        responses[code] = {"description": _REASONS[code], "schema": {"$ref": _DEF_PREFIX_V2 + definition}}
+        schema = {"$ref": _DEF_PREFIX_V2 + definition} if definition else {"type": "string"}
+        responses[code] = {"description": _REASONS[code], "schema": schema}
     responses["401"] = {"description": "Unauthorized"}
     out: dict[str, Any] = {
         "consumes": list(op.consumes),
@@ -497,7 +571,7 @@ def openapi_v2() -> bytes:
     definitions = _definitions()
     used: set[str] = set()
     for _, op in ops:
-        used.update(d for _, d in op.responses)
+        used.update(d for _, d in op.responses if d)
         used.update(p.schema for p in op.parameters if p.location == "body")
     names = _closure(used | set(definitions))
     doc = {
@@ -543,7 +617,7 @@ def _param_v3(p: Parameter) -> dict[str, Any]:
 def _op_v3(op: Operation) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for code, definition in op.responses:
-        schema = {"$ref": _DEF_PREFIX_V3 + definition}
+        schema = {"$ref": _DEF_PREFIX_V3 + definition} if definition else {"type": "string"}
         responses[code] = {
             "content": {mime: {"schema": schema} for mime in op.produces},
             "description": _REASONS[code],
@@ -593,7 +667,7 @@ def _v3_documents() -> dict[str, bytes]:
                 n for n in definitions if _has_gvk(definitions[n], info.group, info.version, info.kind)
             )
         for _, op in gv_ops:
-            used.update(d for _, d in op.responses)
+            used.update(d for _, d in op.responses if d)
             used.update(p.schema for p in op.parameters if p.location == "body")
         paths: dict[str, Any] = {}
         for path, op in gv_ops:

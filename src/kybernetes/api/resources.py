@@ -188,7 +188,7 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     _r("", "v1", "Node", "nodes", namespaced=False, short=("no",), sub=("status",)),
     _r("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", short=("pvc",), sub=("status",)),
     _r("", "v1", "PersistentVolume", "persistentvolumes", namespaced=False, short=("pv",), sub=("status",)),
-    _r("", "v1", "Pod", "pods", short=("po",), categories=_ALL, sub=("binding", "eviction", "status")),
+    _r("", "v1", "Pod", "pods", short=("po",), categories=_ALL, sub=("attach", "binding", "eviction", "exec", "log", "portforward", "status")),
     _r(
         "",
         "v1",

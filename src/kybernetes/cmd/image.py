@@ -6,7 +6,7 @@
 - `kyb image pull REF [--mirror REGISTRY=URL]... [--insecure HOST]... [--username U --password P]`.
 - `kyb image rm REF`: remove an image and the layers no other image uses.
 
-All take `--data-dir` (default `$KYB_DATA_DIR`, else /var/lib/kybernetes): the node's data directory,
+All take `--data-dir` (default `$KYB_DATA_DIR`, else /var/lib/kybernetes/agent): the node's data directory,
 the same the agent uses, so images imported here are seen by the kubelet.
 """
 
@@ -23,13 +23,13 @@ from kybernetes.kubelet.images.manifest import ManifestError
 from kybernetes.kubelet.images.unpack import LayerError
 from kybernetes.kubelet.runtime.protocol import ImagePullError, RegistryAuth
 
-DEFAULT_DATA_DIR = "/var/lib/kybernetes"
+DEFAULT_DATA_DIR = "/var/lib/kybernetes/agent"  # where `kyb agent` (and the node of `kyb up`) keeps its images
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", type=Path, default=Path(os.environ.get("KYB_DATA_DIR", DEFAULT_DATA_DIR)),
-                        help="the node's data directory (default $KYB_DATA_DIR or /var/lib/kybernetes)")
+                        help="the node's data directory (default $KYB_DATA_DIR or /var/lib/kybernetes/agent)")
     sub = parser.add_subparsers(dest="image_command", metavar="ACTION", required=True)
     imp = sub.add_parser("import", parents=[common], help="load an OCI layout (dir or tar) or a docker-save archive")
     imp.add_argument("file", type=Path)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["NETNS_DIR", "create", "remove", "run_in"]
+__all__ = ["NETNS_DIR", "create", "in_own_thread", "remove", "run_at", "run_in"]
 
 NETNS_DIR = Path("/run/netns")
 _CLONE_NEWNET = 0x40000000
@@ -41,7 +41,7 @@ def _check(result: int, what: str) -> None:
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def _in_own_thread(fn: Callable[[], T]) -> T:
+def in_own_thread(fn: Callable[[], T]) -> T:
     """Run `fn` in a new thread (whose namespaces it may change) and return its result or raise its error."""
     box: list[T] = []
     error: list[BaseException] = []
@@ -71,7 +71,7 @@ def create(name: str) -> Path:
         _check(_libc.mount(b"/proc/thread-self/ns/net", str(path).encode(), None, _MS_BIND, None), "mount")
 
     try:
-        _in_own_thread(body)
+        in_own_thread(body)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -89,14 +89,18 @@ def remove(name: str) -> None:
 
 def run_in(name: str, fn: Callable[[], T]) -> T:
     """Run `fn` inside the named namespace: sockets it opens (netlink included) belong to that namespace."""
-    path = NETNS_DIR / name
+    return run_at(NETNS_DIR / name, fn)
+
+
+def run_at(path: Path, fn: Callable[[], T]) -> T:
+    """`run_in` for a namespace given by its file (a bind mount, or /proc/PID/ns/net)."""
 
     def body() -> T:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             _check(_libc.setns(fd, _CLONE_NEWNET), "setns")
         finally:
             os.close(fd)
         return fn()
 
-    return _in_own_thread(body)
+    return in_own_thread(body)

@@ -15,12 +15,11 @@ namespace (`shareProcessNamespace`), which would need a process to anchor it.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import socket
-import threading
 from pathlib import Path
 
+from kybernetes.kubelet.network import nsutil
 from kybernetes.kubelet.runtime.protocol import DNSConfig
 from kybernetes.kubelet.runtime.runc import syscalls
 
@@ -74,22 +73,13 @@ def pin_namespaces(*, directory: Path, hostname: str) -> tuple[str, str]:
         if syscalls.is_mountpoint(str(f)):
             syscalls.umount(target=str(f), detach=True)
         f.touch()
-    failure: list[BaseException] = []
-
     def work() -> None:
-        try:
-            syscalls.unshare(flags=syscalls.CLONE_NEWUTS | syscalls.CLONE_NEWIPC)
-            socket.sethostname(hostname[:64])
-            syscalls.mount(source="/proc/thread-self/ns/uts", target=str(uts), fstype=None, flags=syscalls.MS_BIND)
-            syscalls.mount(source="/proc/thread-self/ns/ipc", target=str(ipc), fstype=None, flags=syscalls.MS_BIND)
-        except BaseException as e:
-            failure.append(e)
+        syscalls.unshare(flags=syscalls.CLONE_NEWUTS | syscalls.CLONE_NEWIPC)
+        socket.sethostname(hostname[:64])
+        syscalls.mount(source="/proc/thread-self/ns/uts", target=str(uts), fstype=None, flags=syscalls.MS_BIND)
+        syscalls.mount(source="/proc/thread-self/ns/ipc", target=str(ipc), fstype=None, flags=syscalls.MS_BIND)
 
-    thread = threading.Thread(target=work, name="kyb-pin-ns", daemon=True)
-    thread.start()
-    thread.join()
-    if failure:
-        raise failure[0]
+    nsutil.in_own_thread(work)
     return str(uts), str(ipc)
 
 
@@ -122,23 +112,4 @@ def release(*, directory: Path) -> None:
 def open_socket_in_netns(*, netns_path: str, family: int = socket.AF_INET) -> socket.socket:
     """A TCP socket created inside the network namespace at `netns_path` (it stays bound to that namespace
     for its whole life); made in a dedicated thread that enters the namespace and ends afterwards."""
-    result: list[socket.socket] = []
-    failure: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            target = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                syscalls.setns(fd=target, nstype=syscalls.CLONE_NEWNET)
-            finally:
-                os.close(target)
-            result.append(socket.socket(family, socket.SOCK_STREAM))
-        except BaseException as e:
-            failure.append(e)
-
-    thread = threading.Thread(target=work, name="kyb-netns-socket", daemon=True)
-    thread.start()
-    thread.join()
-    if failure:
-        raise failure[0]
-    return result[0]
+    return nsutil.run_at(Path(netns_path), lambda: socket.socket(family, socket.SOCK_STREAM))

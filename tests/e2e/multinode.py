@@ -143,11 +143,13 @@ class NetnsNode(RealNode):
         self.name = f"{host.name}"
         self.bridge, self.prefix, self.cgroup_root = f"{tag}b", tag, f"/{tag}"
 
-    def start(self) -> None:
+    def start(self, *, credentials: tuple[str, ...] = ()) -> None:
+        """Start the agent; `credentials` replace the admin kubeconfig (e.g. --server URL --token T ...)."""
         log = (self.data_dir / "agent.log").open("ab")
         self.proc = subprocess.Popen(
             ["nsenter", f"--net=/run/netns/{self.host.name}", "--",
-             sys.executable, "-m", "kybernetes.cli.main", "agent", "--kubeconfig", str(self.server.kubeconfig),
+             sys.executable, "-m", "kybernetes.cli.main", "agent",
+             *(credentials or ("--kubeconfig", str(self.server.kubeconfig))),
              "--node-name", self.name, "--data-dir", str(self.data_dir), "--runtime", "runc",
              "--registry-mirror", f"docker.io={self.registry.url}", "--insecure-registry", self.registry.host,
              "--bridge", self.bridge, "--netns-prefix", self.prefix, "--cgroup-root", self.cgroup_root],

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import shlex
+import subprocess
+import sys
 import urllib.request
 from typing import Any
 
 import pytest
 from e2e_support import KUBECTL_BIN
-from multinode import NODE_GRACE, MultiNodeCluster, all_running, multinode_cluster
+from multinode import NODE_GRACE, Host, MultiNodeCluster, NetnsNode, all_running, multinode_cluster
 from realnode import REQUIREMENTS, wait_until
 
 from cluster import free_port
@@ -414,6 +417,56 @@ def test_bad_services_are_reported_and_the_others_keep_answering(
 
 
 # ---- node failure (last: it takes a node down and back) ------------------------------------------------------
+
+
+def test_a_machine_joins_with_a_bootstrap_token(multinode_cluster: MultiNodeCluster) -> None:
+    """A fourth host (its own network namespace) joins with `kyb token create --print-join-command`'s line:
+    its agent gets a node certificate through a CSR, runs a pod the other nodes reach, and its certificate
+    can act only as that node. An unknown token is refused with the message that says what to do."""
+    c = multinode_cluster
+    line = subprocess.run([sys.executable, "-m", "kybernetes.cli.main", "token", "create", "--print-join-command",
+                           "--kubeconfig", str(c.server.kubeconfig)], capture_output=True, text=True, check=True)
+    argv = shlex.split(line.stdout.strip())
+    assert argv[:2] == ["kyb", "agent"], line.stdout
+    credentials = tuple(argv[2:])
+    net = c.gateway.rsplit(".", 1)[0]
+    host = Host(name=f"{c.tag}j", bridge=c.bridge, address=f"{net}.50", gateway=c.gateway)
+    node = NetnsNode(server=c.server, registry=c.registry, host=host, tag=f"{c.tag}j")
+    try:
+        host.create()
+        bad = subprocess.run(["nsenter", f"--net=/run/netns/{host.name}", "--", sys.executable, "-m",
+                              "kybernetes.cli.main", "agent", *_with_token(credentials, "abcdef.0123456789abcdef"),
+                              "--node-name", "intruder", "--data-dir", str(node.data_dir / "bad")],
+                             capture_output=True, text=True, timeout=60)
+        assert bad.returncode != 0 and "the bootstrap token is invalid or expired" in bad.stderr, bad.stderr
+        node.start(credentials=credentials)
+        c.wait_node_ready(node)
+        kubeconfig = node.data_dir / "kubelet.kubeconfig"
+        whoami = c.k("--kubeconfig", str(kubeconfig), "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
+        assert whoami.stdout == f"system:node:{node.name}"
+        other = c.k("--kubeconfig", str(kubeconfig), "label", "node", c.hosts[0].name, "x=y", check=False)
+        assert other.returncode != 0 and "forbidden" in other.stderr, other.stderr
+        ns = c.namespace()
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "on-joined", "labels": {"app": "joined"}},
+               "spec": {"nodeName": node.name, "terminationGracePeriodSeconds": 1,
+                        "containers": [{"name": "web", "image": "busybox", "command": ["sh", "-c", HTTPD]}]}}
+        c.apply(pod, namespace=ns)
+        pods = c.wait_pods(ns, "app=joined", all_running(1))
+        ip = ipaddress.ip_address(pods[0]["status"]["podIP"])
+        assert wait_until("the joined node's pod from another node",
+                          lambda: c.hosts[0].fetch(f"http://{ip}:8080/"), within=20) == "on-joined\n"
+        c.k("-n", ns, "delete", "pod", "on-joined", "--wait=true", "--timeout=60s")
+    finally:
+        node.stop()
+        node.cleanup()
+        c.k("delete", "node", node.name, "--ignore-not-found", check=False)
+        host.remove()
+
+
+def _with_token(credentials: tuple[str, ...], token: str) -> list[str]:
+    out = list(credentials)
+    out[out.index("--token") + 1] = token
+    return out
 
 
 def test_a_failed_nodes_pods_are_replaced_and_the_service_keeps_answering(multinode_cluster: MultiNodeCluster) -> None:

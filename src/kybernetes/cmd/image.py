@@ -18,6 +18,8 @@ import os
 import sys
 from pathlib import Path
 
+from rich.console import Console
+
 from kybernetes.kubelet.images import ArchiveError, ImageServiceConfig, LocalImageService, parse_reference
 from kybernetes.kubelet.images.manifest import ManifestError
 from kybernetes.kubelet.images.unpack import LayerError
@@ -67,9 +69,12 @@ async def _run(args: argparse.Namespace) -> int:
                 return 2
             mirrors.setdefault(registry, []).append(url)
         config = ImageServiceConfig(mirrors=mirrors, insecure=list(args.insecure))
+    # A spinner on a terminal while the long steps run (nothing when stderr is piped); results go to stdout.
+    progress = Console(stderr=True, highlight=False)
     async with LocalImageService(data_dir=args.data_dir, config=config) as service:
         if args.image_command == "import":
-            refs = await service.import_archive(path=args.file, tags=args.tag)
+            with progress.status(f"importing {args.file}…"):
+                refs = await service.import_archive(path=args.file, tags=args.tag)
             for ref in refs:
                 print(f"imported {', '.join(ref.repo_tags) or '<untagged>'} {ref.id}")
         elif args.image_command == "list":
@@ -79,7 +84,8 @@ async def _run(args: argparse.Namespace) -> int:
                     print(f"{tag:<60} {ref.id.removeprefix('sha256:')[:12]:<20} {_size(ref.size)}")
         elif args.image_command == "pull":
             auth = RegistryAuth(username=args.username, password=args.password) if args.username else None
-            ref = await service.pull_image(image=args.image, auth=auth)
+            with progress.status(f"pulling {parse_reference(args.image)}…"):
+                ref = await service.pull_image(image=args.image, auth=auth)
             print(f"{parse_reference(args.image)} {ref.repo_digest} {ref.id}")
         elif args.image_command == "rm":
             found = await service.image_status(image=args.image)

@@ -1,8 +1,11 @@
 """`kyb server`: the API server (control plane) on the embedded SQLite store or etcd.
 
 On first start it generates the cluster's PKI and an admin token into the data dir, then writes
-`DIR/admin.kubeconfig` (client certificate) for kubectl. It logs one line when ready and stops cleanly
-on SIGTERM or SIGINT.
+`DIR/admin.kubeconfig` (client certificate) for kubectl. Beside the API server it runs the scheduler, the
+controller-manager (given the CA to sign node certificates with) and the cluster DNS (on `--dns-listen`,
+default the advertise address's port 53) as child processes with their own client certificates, restarted
+when they exit (`--disable` leaves them out). It logs one line when ready and stops cleanly on SIGTERM or
+SIGINT.
 """
 
 from __future__ import annotations

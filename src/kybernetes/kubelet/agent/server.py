@@ -334,6 +334,9 @@ class KubeletServer:
             except RuntimeError_:
                 return False
 
+        # Output is followed from this moment: anything the container prints in answer to what the client
+        # sends next (stdin goes through from the start of the session) must not be missed.
+        start = await asyncio.to_thread(log_offset, path)
         stdin: StdinWriter | None = None
         if _flag(q, "stdin"):
             try:
@@ -345,7 +348,7 @@ class KubeletServer:
         await ws.prepare(request)
         tty = _flag(q, "tty")
         try:
-            await _run_attach(ws=ws, output=follow_output(path=path, running=running),
+            await _run_attach(ws=ws, output=follow_output(path=path, running=running, start=start),
                               stdout=_flag(q, "stdout") or tty, stderr=_flag(q, "stderr"), stdin=stdin)
         finally:
             if stdin is not None:
@@ -435,16 +438,27 @@ async def _run_exec(*, ws: web.WebSocketResponse, session: ExecSession, command:
 # ---- attach and port-forward -----------------------------------------------------------------------------
 
 
-async def follow_output(*, path: Path, running: Any) -> AsyncIterator[tuple[int, bytes]]:
-    """The container's output from now on, as (stream, bytes), read from its CRI log as conmon writes it:
-    what `kubectl attach` shows. A partial record is passed on without a newline, as the process wrote it.
-    Ends once the container has stopped (after what it wrote last)."""
+def log_offset(path: Path) -> int:
+    """Where "now" is in a container's log: the offset to follow it from."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+async def follow_output(*, path: Path, running: Any, start: int | None = None) -> AsyncIterator[tuple[int, bytes]]:
+    """The container's output from `start` (a `log_offset` taken when the client attached; default: when this
+    generator first runs), as (stream, bytes), read from its CRI log as conmon writes it: what `kubectl
+    attach` shows. A partial record is passed on without a newline, as the process wrote it. Ends once the
+    container has stopped (after what it wrote last)."""
     while not await asyncio.to_thread(path.exists):
         if not await running():
             return
         await asyncio.sleep(FOLLOW_POLL_SECONDS)
     with path.open("rb") as f:
-        f.seek(0, 2)
+        end = f.seek(0, 2)
+        if start is not None:
+            f.seek(start if start <= end else 0)  # a shorter file was rotated since: read the new one whole
         rest, last = b"", False
         while True:
             data = f.read()

@@ -190,7 +190,6 @@ class _Node:
             except OSError as e:  # pods still reach each other; only traffic leaving the cluster is affected
                 log.error("no masquerade for pods leaving the cluster: %s", e)
 
-
     async def _run_proxy(self, client: Client) -> None:
         from kybernetes.client import SharedInformerFactory
         from kybernetes.proxy import Nft, Proxier, ProxyOptions, RulesetConfig

@@ -52,30 +52,11 @@ import dns.exception
 import dns.message
 import dns.rdatatype
 from _common import Api, machine, summarize
-from multinode import MultiNodeCluster, NetnsNode, all_running, requirements_met
+from multinode import MultiNodeCluster, NetnsNode, all_running, requirements_met, spread_deployment
 
 from kybernetes.client import load_config
 
 POLL = 0.02
-HTTPD = "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"
-
-
-def deployment(name: str, replicas: int) -> dict[str, Any]:
-    labels = {"app": name}
-    return {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-        "spec": {"replicas": replicas, "selector": {"matchLabels": labels}, "template": {
-            "metadata": {"labels": labels},
-            "spec": {
-                "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
-                    {"labelSelector": {"matchLabels": labels}, "topologyKey": "kubernetes.io/hostname"}]}},
-                "terminationGracePeriodSeconds": 1,
-                "containers": [{"name": "web", "image": "busybox", "command": ["sh", "-c", HTTPD],
-                                "ports": [{"containerPort": 8080, "name": "http"}],
-                                "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1}}]}}},
-    }
-
-
 def service(name: str, *, selector: dict[str, str] | None, headless: bool = False) -> dict[str, Any]:
     spec: dict[str, Any] = {"ports": [{"name": "http", "port": 80, "targetPort": 8080}]}
     if selector is not None:
@@ -289,7 +270,7 @@ async def measure(c: MultiNodeCluster, *, ns: str, rounds: int) -> dict[str, Any
 
 def bench(c: MultiNodeCluster, *, rounds: int, seconds: float, concurrency: int) -> dict[str, Any]:
     ns = c.namespace()
-    c.apply(deployment("bench", len(c.nodes)), service("bench", selector={"app": "bench"}), namespace=ns)
+    c.apply(spread_deployment("bench", len(c.nodes)), service("bench", selector={"app": "bench"}), namespace=ns)
     pods = c.wait_pods(ns, "app=bench", all_running(len(c.nodes)), within=120)
     one = pods[0]["metadata"]["name"]
     c.k("-n", ns, "label", "pod", one, "bench-one=yes")

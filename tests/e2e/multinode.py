@@ -45,8 +45,18 @@ from realnode import RealNode, routes_in_cluster_cidr, wait_until
 from cluster import ServerProcess, free_port
 from imagebuild import LocalRegistry, build_busybox_image, push_layout
 
-__all__ = ["NODE_GRACE", "UPSTREAM_RECORDS", "Host", "MultiNodeCluster", "UpstreamDNS", "all_running",
-           "multinode_cluster", "requirements_met"]
+__all__ = [
+    "NODE_GRACE",
+    "SIMPLE_HTTPD",
+    "UPSTREAM_RECORDS",
+    "Host",
+    "MultiNodeCluster",
+    "UpstreamDNS",
+    "all_running",
+    "multinode_cluster",
+    "requirements_met",
+    "spread_deployment",
+]
 
 # What the test upstream resolver knows (names outside the cluster), A records.
 UPSTREAM_RECORDS = {"upstream.example.test.": "192.0.2.7", "www.example.test.": "192.0.2.8"}
@@ -338,3 +348,23 @@ def multinode_cluster() -> Iterator[MultiNodeCluster]:
     finally:
         cluster.stop()
 
+
+SIMPLE_HTTPD = "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"
+
+
+def spread_deployment(name: str, replicas: int, *, httpd: str = SIMPLE_HTTPD) -> dict[str, Any]:
+    """busybox httpd (`httpd`: the shell command; by default it answers its pod name) on port 8080 named
+    http, one replica per node (required anti-affinity by hostname), ready once the port listens."""
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": labels}, "template": {
+            "metadata": {"labels": labels},
+            "spec": {
+                "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                    {"labelSelector": {"matchLabels": labels}, "topologyKey": "kubernetes.io/hostname"}]}},
+                "terminationGracePeriodSeconds": 1,
+                "containers": [{"name": "web", "image": "busybox", "command": ["sh", "-c", httpd],
+                                "ports": [{"containerPort": 8080, "name": "http"}],
+                                "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1}}]}}},
+    }

@@ -12,6 +12,7 @@ import sys
 import urllib.request
 from typing import Any
 
+import multinode
 import pytest
 from e2e_support import KUBECTL_BIN
 from multinode import NODE_GRACE, Host, MultiNodeCluster, NetnsNode, all_running, multinode_cluster
@@ -35,20 +36,8 @@ def remote_addr(text: str) -> str:
 
 
 def spread_deployment(name: str, replicas: int) -> dict[str, Any]:
-    """busybox httpd answering its pod name, one replica per node (required anti-affinity by hostname)."""
-    labels = {"app": name}
-    return {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-        "spec": {"replicas": replicas, "selector": {"matchLabels": labels}, "template": {
-            "metadata": {"labels": labels},
-            "spec": {
-                "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
-                    {"labelSelector": {"matchLabels": labels}, "topologyKey": "kubernetes.io/hostname"}]}},
-                "terminationGracePeriodSeconds": 1,
-                "containers": [{"name": "web", "image": "busybox", "command": ["sh", "-c", HTTPD],
-                                "ports": [{"containerPort": 8080, "name": "http"}],
-                                "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1}}]}}},
-    }
+    """The shared spread Deployment, whose httpd also answers the client's address at /cgi-bin/ip."""
+    return multinode.spread_deployment(name, replicas, httpd=HTTPD)
 
 
 @pytest.fixture(scope="module")

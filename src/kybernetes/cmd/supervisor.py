@@ -41,7 +41,7 @@ async def supervise(child: Child, *, min_backoff: float = 0.5, max_backoff: floa
             started = asyncio.get_running_loop().time()
             code = await proc.wait()
         except asyncio.CancelledError:
-            await _stop(proc)
+            await stop_process(proc)
             raise
         ran = asyncio.get_running_loop().time() - started
         backoff = min_backoff if ran > 60 else min(backoff * 2, max_backoff)
@@ -49,7 +49,8 @@ async def supervise(child: Child, *, min_backoff: float = 0.5, max_backoff: floa
         await asyncio.sleep(backoff)
 
 
-async def _stop(proc: asyncio.subprocess.Process, grace: float = 10.0) -> None:
+async def stop_process(proc: asyncio.subprocess.Process, *, grace: float = 10.0, group: bool = False) -> None:
+    """SIGTERM, then SIGKILL (to its whole process group with `group`) if it is not gone within `grace`."""
     if proc.returncode is not None:
         return
     with contextlib.suppress(ProcessLookupError):
@@ -58,5 +59,8 @@ async def _stop(proc: asyncio.subprocess.Process, grace: float = 10.0) -> None:
         await asyncio.wait_for(asyncio.shield(proc.wait()), grace)
     except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGKILL)
+            if group:
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                os.kill(proc.pid, signal.SIGKILL)
         await proc.wait()

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from kybernetes.cmd.supervisor import kyb_argv
+from kybernetes.cmd.supervisor import kyb_argv, stop_process
 from kybernetes.cmd.up_kubeconfig import KubeconfigError, merge_kubeconfig
 from kybernetes.cmd.up_state import (
     UpError,
@@ -201,17 +201,8 @@ class Child:
             await asyncio.sleep(backoff)
 
     async def _stop(self, grace: float) -> None:
-        proc = self.proc
-        if proc is None or proc.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(asyncio.shield(proc.wait()), grace)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            await proc.wait()
+        if self.proc is not None:
+            await stop_process(self.proc, grace=grace, group=True)
 
     def log_tail(self, lines: int = 3) -> str:
         try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 import struct
@@ -73,16 +74,30 @@ class DNSServer:
         self._connections: set[asyncio.Task[None]] = set()
         self.bound = asyncio.Event()
 
-    async def serve(self) -> None:
+    async def _bind(self) -> asyncio.DatagramTransport:
+        """UDP and TCP on one port. With port 0 the UDP socket picks it, and the same number may be taken
+        for TCP: then another is picked (a few times) rather than failing."""
         loop = asyncio.get_running_loop()
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _UDP(self), local_addr=(self.host, self.port), family=family)
-        self._udp = transport
-        try:
+        wanted = self.port
+        for attempt in range(20 if wanted == 0 else 1):
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _UDP(self), local_addr=(self.host, wanted), family=family)
+            self._udp = transport
             self.port = int(transport.get_extra_info("sockname")[1])
-            self._tcp = await asyncio.start_server(self._tcp_client, self.host, self.port, family=family,
-                                                   reuse_address=True)
+            try:
+                self._tcp = await asyncio.start_server(self._tcp_client, self.host, self.port, family=family,
+                                                       reuse_address=True)
+                return transport
+            except OSError as e:
+                transport.close()
+                if wanted != 0 or e.errno != errno.EADDRINUSE or attempt == 19:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def serve(self) -> None:
+        transport = await self._bind()
+        try:
             log.info("DNS serving on %s port %d (UDP and TCP)", self.host, self.port)
             self.bound.set()
             async with asyncio.TaskGroup() as tg:

@@ -42,10 +42,16 @@ class TinyResolver:
                 assert outer._udp is not None
                 outer._udp.sendto(outer._reply(data, tcp=False), addr)
 
-        await loop.create_datagram_endpoint(UDP, local_addr=("127.0.0.1", 0))
-        assert self._udp is not None
-        self.port = self._udp.get_extra_info("sockname")[1]
-        self._tcp = await asyncio.start_server(self._client, "127.0.0.1", self.port)
+        for _ in range(20):  # the UDP socket's free port may be taken for TCP: pick another then
+            await loop.create_datagram_endpoint(UDP, local_addr=("127.0.0.1", 0))
+            assert self._udp is not None
+            self.port = self._udp.get_extra_info("sockname")[1]
+            try:
+                self._tcp = await asyncio.start_server(self._client, "127.0.0.1", self.port)
+                return
+            except OSError:
+                self._udp.close()
+        raise RuntimeError("no port free for both UDP and TCP")
 
     def _reply(self, data: bytes, *, tcp: bool) -> bytes:
         query = dns.message.from_wire(data)

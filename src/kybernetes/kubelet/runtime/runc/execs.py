@@ -6,7 +6,7 @@ Without a tty the session holds runc's stdin/stdout/stderr pipes (runc exec stay
 returns the process's exit code). With a tty, `runc exec --tty` in the foreground
 allocates the container's pty and proxies it to its own stdio, which is the slave of a pty the session
 owns; output is then one stream (1), and `resize` sets the window size on that pty and sends runc
-SIGWINCH, on which runc copies the size to the container's terminal.
+SIGWINCH (once runc is ready to handle it), on which runc copies the size to the container's terminal.
 
 Deadlines: killing `runc exec` does not kill the process it started in the container, so `runc exec`
 writes the process's pid to a file and a timeout SIGKILLs that pid.
@@ -137,8 +137,20 @@ class RuncExecSession:
     async def resize(self, *, width: int, height: int) -> None:
         if self._master is not None:
             fcntl.ioctl(self._master, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+            # A SIGWINCH that reaches runc before it installed its signal handler is ignored, and the
+            # container's terminal keeps its size 0x0 (a resize sent right after the start was lost that way).
+            # runc installs the handler before it starts the process and writes the pid file after, so once
+            # the file exists the signal is handled; runc also copies the size once when it starts forwarding.
+            await self._wait_started()
             with contextlib.suppress(ProcessLookupError):
                 self._proc.send_signal(signal.SIGWINCH)
+
+    async def _wait_started(self, *, within: float = 5.0) -> None:
+        deadline = asyncio.get_running_loop().time() + within
+        while not self._pidfile.exists() and self._proc.returncode is None:
+            if asyncio.get_running_loop().time() >= deadline:
+                return
+            await asyncio.sleep(0.01)
 
     async def wait(self) -> int:
         code = await self._proc.wait()

@@ -6,8 +6,11 @@ Scalability defines it, scheduling throughput, API latency, LIST latency and the
     .venv/bin/python bench/density.py --nodes 100 --deployments 10 --replicas-per-deployment 300 --burst
     .venv/bin/python bench/density.py --kubeconfig KUBECONFIG [--server-pid PID] [--pid etcd=PID] ...  # any cluster
 
-Without `--kubeconfig` it starts its own `kyb server` (tests/cluster.py; API server, scheduler and
-controller-manager) on SQLite, or on a private etcd 3.4 with `--datastore etcd`. With `--kubeconfig` it
+Without `--kubeconfig` it starts its own `kyb server` (tests/cluster.py; API server, and the scheduler,
+controller-manager and DNS in its one child, `kyb components`) on SQLite, or on a private etcd 3.4 with
+`--datastore etcd`; `processes` in the report then has `apiserver`, `components`, `simulator` (and `etcd`),
+each process named by its `kyb` subcommand, and `control_plane_peak_rss_mib` sums all but the simulator. With
+`--kubeconfig` it
 drives whatever cluster the kubeconfig names, Kubernetes included, using only the API; process figures then
 come from `--server-pid` (a `kyb server` tree) and `--pid NAME=PID`, or are left out. In both cases it runs
 `kyb simulate --nodes N` as its own process (`--no-simulator` when the nodes are already there).

@@ -300,8 +300,9 @@ def test_restart_after_sigkill_keeps_objects_and_the_running_container(up: UpClu
     up.stop(signal.SIGKILL)
     up.times["restart_after_sigkill_s"] = up.start()
     _same_cluster_and_pod(up, same_container=True)
-    # server, scheduler, controller-manager, dns, agent: once each, nothing left over from the killed one
-    assert len(_kyb_components(up)) == 5, _kyb_components(up)
+    # server, components (scheduler, controller-manager and dns in one process), agent: once each, nothing
+    # left over from the killed one
+    assert len(_kyb_components(up)) == 3, _kyb_components(up)
 
 
 def test_restart_after_a_reboot_recreates_the_pod(up: UpCluster) -> None:

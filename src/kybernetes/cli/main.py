@@ -39,14 +39,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "top": ("kybernetes.cli.top", "CPU and memory of pods or nodes (metrics.k8s.io)"),
     "events": ("kybernetes.cli.events", "list (or watch) events"),
 }
+# Commands left out of `kyb --help` (internal: what `kyb server` runs as its child).
+HIDDEN_COMMANDS: dict[str, str] = {
+    "components": "kybernetes.cmd.components",
+}
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kyb", description="Kybernetes: a Kubernetes-compatible orchestrator")
     parser.add_argument("--version", action="version", version=f"kyb {__version__} (Kubernetes API {KUBE_GIT_VERSION})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module_name, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text)
+    entries: list[tuple[str, str, str | None]] = [(name, module, text) for name, (module, text) in COMMANDS.items()]
+    entries += [(name, module, None) for name, module in HIDDEN_COMMANDS.items()]
+    for name, module_name, help_text in entries:
+        # A sub-parser added without `help` is not listed in the help (with help=SUPPRESS it would be).
+        p = sub.add_parser(name, help=help_text) if help_text is not None else sub.add_parser(name)
         if only is None or name == only:
             module = importlib.import_module(module_name)
             module.add_arguments(p)
@@ -57,7 +64,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     chosen = next((a for a in argv if not a.startswith("-")), None)
-    parser = build_parser(chosen if chosen in COMMANDS else None)
+    parser = build_parser(chosen if chosen in COMMANDS or chosen in HIDDEN_COMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()

@@ -7,7 +7,7 @@ import logging
 import socket
 import uuid
 
-from kybernetes.client import Client, load_config
+from kybernetes.client import Client, SharedInformerFactory, load_config
 from kybernetes.cmd.runner import run_until_signalled, setup_logging
 from kybernetes.controllers.manager import run_controller_manager
 from kybernetes.controllers.registry import CONTROLLERS
@@ -33,10 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="any controller option by name (e.g. node-monitor-period=5s); repeatable")
 
 
-async def serve(args: argparse.Namespace) -> None:
-    config = load_config(kubeconfig=args.kubeconfig, component="controller-manager")
-    names = [n.strip() for n in args.controllers.split(",") if n.strip()] or None
-    identity = f"{socket.gethostname()}_{uuid.uuid4()}"
+def options_from(args: argparse.Namespace) -> dict[str, str]:
+    """The controllers' options by name: the named flags, then every `--option KEY=VALUE` over them."""
     options = {
         "cluster-cidr": args.cluster_cidr,
         "node-monitor-grace-period": args.node_monitor_grace_period,
@@ -50,10 +48,24 @@ async def serve(args: argparse.Namespace) -> None:
         if not sep or not key:
             raise SystemExit(f"error: --option wants KEY=VALUE, got {item!r}")
         options[key] = value
+    return options
+
+
+async def serve(args: argparse.Namespace) -> None:
+    config = load_config(kubeconfig=args.kubeconfig, component="controller-manager")
     async with Client(config) as client:
-        await run_controller_manager(client=client, identity=identity, names=names,
-                                     leader_elect=args.leader_elect == "true", workers=args.workers,
-                                     options=options)
+        await run_component(args=args, client=client, informers=None)
+
+
+async def run_component(*, args: argparse.Namespace, client: Client,
+                        informers: SharedInformerFactory | None) -> None:
+    """The controllers, writing with `client`, over `informers` when given (the caller runs them: `kyb
+    components` shares them with the scheduler and the DNS) or over a factory of their own."""
+    names = [n.strip() for n in args.controllers.split(",") if n.strip()] or None
+    identity = f"{socket.gethostname()}_{uuid.uuid4()}"
+    await run_controller_manager(client=client, identity=identity, names=names,
+                                 leader_elect=args.leader_elect == "true", workers=args.workers,
+                                 options=options_from(args), informers=informers)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -72,22 +72,49 @@ def options_from(args: argparse.Namespace) -> DNSOptions:
                       ttl=args.ttl, publish=args.publish)
 
 
+def announce(options: DNSOptions) -> None:
+    log.info("kyb dns: zone %s, upstreams %s, kube-dns %s → %s", options.domain,
+             ", ".join(f"{h}:{p}" for h, p in options.upstreams) or "none", options.service_ip,
+             options.advertise_address)
+
+
 async def serve(args: argparse.Namespace, options: DNSOptions) -> None:
     config = load_config(kubeconfig=args.kubeconfig, component="kyb-dns")
     async with Client(config) as client:
         factory = SharedInformerFactory(client=client)
-        dns = ClusterDNS(client=client, informers=factory, options=options)
         async with asyncio.TaskGroup() as tg:
             tg.create_task(factory.run())
+            await run_component(client=client, informers=factory, options=options)
+
+
+async def run_component(*, client: Client, informers: SharedInformerFactory, options: DNSOptions,
+                        retry_bind: float = 0.0) -> None:
+    """Serve and publish the cluster DNS, writing with `client`, over `informers` (which the caller runs:
+    `kyb components` shares them with the scheduler and the controllers). With `retry_bind` (seconds, the
+    longest back-off) a port that cannot be bound is retried here instead of ending the process, so that a
+    taken port 53 does not restart the scheduler and the controllers along with the DNS."""
+    dns = ClusterDNS(client=client, informers=informers, options=options)
+    delay = 0.5
+    while True:
+        failed: BaseException | None = None
+        try:
             await dns.run()
+            return
+        except* OSError as group:
+            if not retry_bind or dns.server.bound.is_set():
+                raise
+            failed = group.exceptions[0]
+        log.error("cannot serve on %s:%d: %s; retrying in %.1fs", options.listen_host, options.listen_port,
+                  failed, delay)
+        dns.server.port = options.listen_port  # port 0: pick again
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, retry_bind)
 
 
 def run(args: argparse.Namespace) -> int:
     setup_logging()
     options = options_from(args)
-    log.info("kyb dns: zone %s, upstreams %s, kube-dns %s → %s", options.domain,
-             ", ".join(f"{h}:{p}" for h, p in options.upstreams) or "none", options.service_ip,
-             options.advertise_address)
+    announce(options)
     run_until_signalled(serve(args, options))
     log.info("kyb dns stopped")
     return 0

@@ -46,23 +46,29 @@ async def serve(args: argparse.Namespace) -> None:
     config = load_config(kubeconfig=args.kubeconfig, component=args.scheduler_name)
     async with Client(config) as client:
         factory = SharedInformerFactory(client=client)
-        scheduler = Scheduler(
-            client=client, informers=factory,
-            config=SchedulerConfig(scheduler_name=args.scheduler_name,
-                                   percentage_of_nodes_to_score=args.percentage_of_nodes_to_score,
-                                   bind_concurrency=args.bind_concurrency),
-        )
         async with asyncio.TaskGroup() as tg:
             tg.create_task(factory.run())
-            if not args.leader_elect:
-                log.info("kyb scheduler running (leader election off)")
-                await scheduler.run()
-                return
-            identity = f"{socket.gethostname()}_{uuid.uuid4()}"
-            elector = LeaderElector(client=client, namespace=LEASE_NAMESPACE, name=LEASE_NAME, identity=identity)
-            while True:  # leadership lost: stop scheduling, campaign again
-                await elector.run(on_started_leading=scheduler.run)
-                log.warning("leadership of %s/%s lost; campaigning again", LEASE_NAMESPACE, LEASE_NAME)
+            await run_component(args=args, client=client, informers=factory)
+
+
+async def run_component(*, args: argparse.Namespace, client: Client, informers: SharedInformerFactory) -> None:
+    """Schedule with `client` (binding, events, the Lease) over `informers`, which the caller runs (shared
+    with other components in `kyb components`), until cancelled."""
+    scheduler = Scheduler(
+        client=client, informers=informers,
+        config=SchedulerConfig(scheduler_name=args.scheduler_name,
+                               percentage_of_nodes_to_score=args.percentage_of_nodes_to_score,
+                               bind_concurrency=args.bind_concurrency),
+    )
+    if not args.leader_elect:
+        log.info("kyb scheduler running (leader election off)")
+        await scheduler.run()
+        return
+    identity = f"{socket.gethostname()}_{uuid.uuid4()}"
+    elector = LeaderElector(client=client, namespace=LEASE_NAMESPACE, name=LEASE_NAME, identity=identity)
+    while True:  # leadership lost: stop scheduling, campaign again
+        await elector.run(on_started_leading=scheduler.run)
+        log.warning("leadership of %s/%s lost; campaigning again", LEASE_NAMESPACE, LEASE_NAME)
 
 
 def run(args: argparse.Namespace) -> int:

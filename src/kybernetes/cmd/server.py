@@ -3,9 +3,10 @@
 On first start it generates the cluster's PKI and an admin token into the data dir, then writes
 `DIR/admin.kubeconfig` (client certificate) for kubectl. Beside the API server it runs the scheduler, the
 controller-manager (given the CA to sign node certificates with) and the cluster DNS (on `--dns-listen`,
-default the advertise address's port 53) as child processes with their own client certificates, restarted
-when they exit (`--disable` leaves them out). It logs one line when ready and stops cleanly on SIGTERM or
-SIGINT.
+default the advertise address's port 53), each with its own client certificate, in ONE child process
+(`kyb components`: one interpreter, one set of shared informers) restarted when it exits (`--disable`
+leaves components out; with all of them disabled there is no child). It logs one line when ready and stops
+cleanly on SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from kybernetes.apiserver.auth.bootstrap import BootstrapTokenAuthenticator
 from kybernetes.apiserver.auth.kubeconfig import write_kubeconfig
 from kybernetes.apiserver.server import APIServer, ServerConfig, tls_site_factory
 from kybernetes.cmd.runner import run_until_signalled, setup_logging
-from kybernetes.cmd.supervisor import Child, kyb_argv, supervise
+from kybernetes.cmd.supervisor import Child, components_argv, supervise
 from kybernetes.storage.factory import open_store
 
 log = logging.getLogger("kybernetes.server")
@@ -58,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         + ", ".join(COMPONENTS))
 
 
-# Control-plane components `kyb server` runs as child processes, each a client of the API server with an
+# Control-plane components `kyb server` runs in its child process, each a client of the API server with an
 # identity of its own (the names Kubernetes gives them, so RBAC rules written for Kubernetes apply).
 COMPONENTS: dict[str, str] = {
     "scheduler": "system:kube-scheduler",
@@ -159,11 +160,11 @@ async def serve(args: argparse.Namespace, host: str, port: int, advertise: str, 
     async with asyncio.TaskGroup() as tg:
         tg.create_task(server.run(sites=sites, on_ready=ready), name="apiserver")
         await server.ready.wait()
-        for component in COMPONENTS:
-            if component not in disabled:
-                argv = kyb_argv(component, "--kubeconfig", str(data_dir / f"{component}.kubeconfig"),
-                                *component_args(component, args=args, advertise=advertise, pki=pki))
-                tg.create_task(supervise(Child(component, argv)), name=component)
+        running = {component: ["--kubeconfig", str(data_dir / f"{component}.kubeconfig"),
+                               *component_args(component, args=args, advertise=advertise, pki=pki)]
+                   for component in COMPONENTS if component not in disabled}
+        if running:
+            tg.create_task(supervise(Child("components", components_argv(running))), name="components")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,9 +1,9 @@
 """Child processes under one supervisor: started, restarted with back-off when they exit, stopped with
 SIGTERM (then SIGKILL) when the supervisor stops.
 
-`kyb server` runs the scheduler and the controller-manager this way, as separate processes that reach the
-API server over HTTPS like any other client (the one rule), and that get a core of their own on a
-multi-core machine instead of sharing the API server's event loop.
+`kyb server` runs the scheduler, the controller-manager and the DNS this way, as one child process
+(`kyb components`, `components_argv`) that reaches the API server over HTTPS like any other client (the one
+rule) and gets a core of its own on a multi-core machine instead of sharing the API server's event loop.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 log = logging.getLogger("kybernetes.supervisor")
@@ -29,6 +29,20 @@ class Child:
 def kyb_argv(*args: str) -> list[str]:
     """The command line that runs `kyb ARGS` with this interpreter."""
     return [sys.executable, "-m", "kybernetes.cli.main", *args]
+
+
+SEPARATOR = "--"  # between the components of a `kyb components` command line
+
+
+def components_argv(components: Mapping[str, Sequence[str]]) -> list[str]:
+    """The command line of `kyb components` running these components (name → the flags of its own command);
+    here rather than in cmd/components.py so that `kyb server` does not import the components."""
+    args: list[str] = []
+    for name, flags in components.items():
+        if args:
+            args.append(SEPARATOR)
+        args.extend([name, *flags])
+    return kyb_argv("components", *args)
 
 
 async def supervise(child: Child, *, min_backoff: float = 0.5, max_backoff: float = 30.0) -> None:

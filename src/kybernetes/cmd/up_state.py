@@ -50,7 +50,7 @@ __all__ = [
 
 # The layout version of the data dir; raise it when a newer kyb lays DIR out in a way an older one misreads.
 DATA_FORMAT = 1
-CHILD_COMMANDS = frozenset({"server", "agent", "scheduler", "controller-manager", "dns", "proxy"})
+CHILD_COMMANDS = frozenset({"server", "agent", "components", "scheduler", "controller-manager", "dns", "proxy"})
 PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")
 
 

@@ -5,8 +5,8 @@
         tg.create_task(factory.run())
         tg.create_task(dns.run())
 
-The Service and EndpointSlice informers (all namespaces, managedFields stripped) update the `ClusterIndex`
-inline from their handlers; queries read only the index. The server binds at once — before the informers
+The Service and EndpointSlice informers (all namespaces, managedFields stripped by the factory) update the
+`ClusterIndex` inline from their handlers; queries read only the index. The server binds at once — before the informers
 have listed, names of the zone get SERVFAIL and everything else is forwarded — and once it is bound (so the
 real port is known, for `listen_port=0`) the publisher registers it as `kube-system/kube-dns`. Changes to
 that Service or to our slice nudge the publisher, which puts them back. On the way out the publisher
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from kybernetes.api.models.core_v1 import Service
 from kybernetes.api.models.discovery_v1 import EndpointSlice
 from kybernetes.api.models.meta_v1 import ObjectMeta
-from kybernetes.client import APIConnectionError, Client, SharedInformerFactory, strip_managed_fields
+from kybernetes.client import APIConnectionError, Client, SharedInformerFactory
 from kybernetes.dns.forward import Forwarder, Upstream
 from kybernetes.dns.handler import DNSHandler
 from kybernetes.dns.index import ClusterIndex
@@ -58,9 +58,6 @@ class ClusterDNS:
         self.index = ClusterIndex()
         self.services = informers.informer(Service)
         self.slices = informers.informer(EndpointSlice)
-        for informer in (self.services, self.slices):
-            if informer.transform is None:
-                informer.transform = strip_managed_fields
         self.resolver = ZoneResolver(index=self.index, domain=options.domain, ttl=options.ttl,
                                      dns_ip=options.service_ip)
         self.forwarder = Forwarder(upstreams=list(options.upstreams), timeout=options.forward_timeout)

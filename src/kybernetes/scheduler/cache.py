@@ -10,8 +10,8 @@ Pods bound to a node the cache has not seen yet are kept on a node entry without
 so the counts are right as soon as the Node arrives; ghosts are not offered to the scheduling cycle.
 
 `Snapshot` is what a cycle reads: the nodes in a fixed order that interleaves zones (so sampling a prefix
-spreads over zones, as Kubernetes' node tree does), the name → NodeInfo map and the nodes that hold pods
-with (anti-)affinity. `update_snapshot()` rebuilds those lists only when node membership or the affinity
+spreads over zones, as Kubernetes' node tree does), the name → NodeInfo map, the nodes that hold pods
+with (anti-)affinity, and which nodes hold pods of each controller (`owner_nodes`, kept incrementally). `update_snapshot()` rebuilds those lists only when node membership or the affinity
 set changed (tracked by generation counters), so in steady state it costs O(1). NodeInfos are shared with
 the cache, not copied: the scheduling cycle is synchronous (no `await` between reading the snapshot and
 assuming the pod), so nothing can change them underneath it. Preemption clones the NodeInfos it edits.
@@ -64,6 +64,9 @@ class Snapshot:
         self.node_generation = -1
         self.affinity_generation = -1
         self.namespace_labels: dict[str, Mapping[str, str]] = {}
+        # controller UID → node name → its pods there (the cache's index, shared); None when not built by a
+        # cache, and readers then scan the nodes
+        self.owner_nodes: Mapping[str, Mapping[str, int]] | None = None
 
     def get(self, name: str) -> NodeInfo | None:
         info = self.node_infos.get(name)
@@ -85,6 +88,9 @@ class SchedulerCache:
         self._node_generation = 0  # membership changes (node added / removed / ghost became real)
         self._affinity_generation = 0  # a pod with affinity came or went
         self.namespace_labels: dict[str, Mapping[str, str]] = {}
+        # Which nodes hold pods of each controller, and how many: PodTopologySpread's default constraints
+        # count a controller's pods per zone from this instead of visiting every node each cycle.
+        self._owner_nodes: dict[str, dict[str, int]] = {}
 
     # ---- nodes -------------------------------------------------------------------------------------
 
@@ -121,6 +127,9 @@ class SchedulerCache:
         if node is None:
             node = self._nodes[node_name] = NodeInfo(name=node_name)
         node.add_pod(info)
+        if info.controller_uid:
+            on = self._owner_nodes.setdefault(info.controller_uid, {})
+            on[node_name] = on.get(node_name, 0) + 1
         if info.has_affinity:
             self._affinity_generation += 1
 
@@ -129,12 +138,29 @@ class SchedulerCache:
         if node is None:
             return None
         removed = node.remove_pod(key)
+        if removed is not None and removed.controller_uid:
+            self._forget_owner(removed.controller_uid, node_name)
         if removed is not None and removed.has_affinity:
             self._affinity_generation += 1
         if node.node is None and not node.pods:
             del self._nodes[node_name]
             self._node_generation += 1
         return removed
+
+    def _forget_owner(self, owner: str, node_name: str) -> None:
+        on = self._owner_nodes.get(owner)
+        if on is None or node_name not in on:
+            return
+        if on[node_name] > 1:
+            on[node_name] -= 1
+            return
+        del on[node_name]
+        if not on:
+            del self._owner_nodes[owner]
+
+    def owner_nodes(self, owner: str) -> Mapping[str, int]:
+        """Node name → number of pods of the controller `owner` there (ghost nodes included)."""
+        return self._owner_nodes.get(owner, {})
 
     def assume_pod(self, info: PodInfo, node_name: str) -> None:
         """Count `info` on `node_name` before the binding is confirmed."""
@@ -199,6 +225,7 @@ class SchedulerCache:
             snapshot.with_required_anti_affinity = [n for n in snapshot.nodes if n.pods_with_required_anti_affinity]
             snapshot.affinity_generation = self._affinity_generation
         snapshot.namespace_labels = self.namespace_labels
+        snapshot.owner_nodes = self._owner_nodes
         return snapshot
 
     def statistics(self) -> CacheStatistics:

@@ -146,8 +146,12 @@ class Profile:
         for plugin, weight in self.scorers:
             if plugin.name in skipped:
                 continue
-            score = plugin.score
-            scores = [score(state, pod, n) for n in nodes]
+            batch = getattr(plugin, "score_nodes", None)  # all nodes in one call, where a plugin offers it
+            if batch is not None:
+                scores = batch(state, pod, nodes)
+            else:
+                score = plugin.score
+                scores = [score(state, pod, n) for n in nodes]
             normalize = getattr(plugin, "normalize", None)
             if normalize is not None:
                 normalize(state=state, pod=pod, scores=scores)

@@ -68,11 +68,12 @@ class FakeApi:
                 q.put_nowait((kind, obj))
 
     def put(self, namespace: str, name: str, *, labels: dict[str, str] | None = None,
-            node: str | None = None) -> dict[str, Any]:
+            node: str | None = None, managed_fields: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         key = f"{namespace}/{name}"
         existed = key in self.pods
         pod = {
-            "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{name}", "labels": labels or {}},
+            "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{name}", "labels": labels or {},
+                         **({"managedFields": managed_fields} if managed_fields else {})},
             "spec": {"containers": [{"name": "c", "image": "busybox"}], **({"nodeName": node} if node else {})},
         }
         self.pods[key] = self._bump(pod)

@@ -240,3 +240,48 @@ def test_store_indexes_follow_updates_and_removals() -> None:
     with pytest.raises(KeyError):
         store.by_index("nope", "x")
     assert store.statistics().objects == 1
+
+
+MANAGED = [{"manager": "kubectl", "operation": "Update", "apiVersion": "v1", "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:metadata": {"f:labels": {"f:app": {}}}}}]
+
+
+async def test_factory_informers_strip_managed_fields_and_a_transform_runs_after(
+        fake_api: Api, client: Client) -> None:
+    api, _ = fake_api
+    api.put("a", "listed", managed_fields=MANAGED)
+    factory = SharedInformerFactory(client=client, clock=FakeClock(auto_advance=True))
+    informer = factory.informer(Pod)
+    seen: list[Pod] = []
+    # The informer's own transform sees objects already without managedFields.
+    informer.transform = lambda pod: seen.append(pod) or pod  # type: ignore[func-returns-value]
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(factory.run())
+        await asyncio.wait_for(factory.wait_synced(), 5)
+        api.put("a", "watched", managed_fields=MANAGED)
+        await settle(lambda: informer.get("a/watched") is not None)
+        for key in ("a/listed", "a/watched"):
+            pod = informer.get(key)
+            assert pod is not None and pod.metadata is not None
+            assert pod.metadata.managed_fields is None and pod.metadata.uid == f"uid-{key[2:]}"
+        assert [object_key(p) for p in seen] == ["a/listed", "a/watched"]
+        assert all(p.metadata is not None and p.metadata.managed_fields is None for p in seen)
+        task.cancel()
+
+
+async def test_informer_keeps_managed_fields_unless_asked(fake_api: Api, client: Client) -> None:
+    api, _ = fake_api
+    api.put("a", "p", managed_fields=MANAGED)
+    plain = informer_for(client)
+    factory = SharedInformerFactory(client=client, clock=FakeClock(auto_advance=True), strip_managed_fields=False)
+    unstripped = factory.informer(Pod)
+    async with asyncio.TaskGroup() as tg:
+        tasks = [tg.create_task(plain.run()), tg.create_task(factory.run())]
+        await asyncio.wait_for(plain.wait_synced(), 5)
+        await asyncio.wait_for(factory.wait_synced(), 5)
+        for informer in (plain, unstripped):
+            pod = informer.get("a/p")
+            assert pod is not None and pod.metadata is not None and pod.metadata.managed_fields is not None
+            assert pod.metadata.managed_fields[0].manager == "kubectl"
+        for task in tasks:
+            task.cancel()

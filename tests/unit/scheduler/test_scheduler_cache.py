@@ -70,3 +70,25 @@ def test_snapshot_interleaves_zones_and_updates_incrementally() -> None:
     assert cache.update_snapshot(snap).nodes is nodes_list  # pods only: no rebuild
     cache.add_node(node("d1", labels={ZONE: "d"}))
     assert len(cache.update_snapshot(snap).nodes) == 6
+
+
+def test_owner_index_follows_assume_confirm_move_forget_and_remove() -> None:
+    cache = SchedulerCache()
+    for name in ("n1", "n2"):
+        cache.add_node(node(name))
+    a, b = pod("a", owner_uid="rs"), pod("b", owner_uid="rs")
+    cache.assume_pod(info(a), "n1")
+    cache.assume_pod(info(b), "n1")
+    assert dict(cache.owner_nodes("rs")) == {"n1": 2}
+    assert a.spec is not None and b.spec is not None
+    cache.add_pod(replace(a, spec=replace(a.spec, node_name="n1")))  # confirmed where assumed
+    cache.add_pod(replace(b, spec=replace(b.spec, node_name="n2")))  # reported on another node: moves
+    assert dict(cache.owner_nodes("rs")) == {"n1": 1, "n2": 1}
+    snap = cache.update_snapshot(Snapshot())
+    assert snap.owner_nodes is not None and dict(snap.owner_nodes["rs"]) == {"n1": 1, "n2": 1}
+    cache.assume_pod(info(pod("c", owner_uid="rs")), "n2")
+    cache.forget_pod("default/c")
+    cache.remove_pod(replace(a, spec=replace(a.spec, node_name="n1")))
+    assert dict(cache.owner_nodes("rs")) == {"n2": 1}
+    cache.remove_pod(replace(b, spec=replace(b.spec, node_name="n2")))
+    assert dict(cache.owner_nodes("rs")) == {} and snap.owner_nodes == {}

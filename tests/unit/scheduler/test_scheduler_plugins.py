@@ -350,3 +350,34 @@ def test_default_spreading_prefers_nodes_and_zones_without_siblings() -> None:
     assert by_node["b1"] > by_node["a2"] > by_node["a1"]
     # A pod without a controller gets no default constraints.
     assert plugin.pre_score(state=CycleState(), pod=info(pod("lone")), nodes=snap.nodes, snapshot=snap) is not None
+
+
+def test_spread_scores_from_the_owner_index_equal_a_full_scan() -> None:
+    """pre_score counts a controller's pods per zone from the cache's index (only nodes holding some);
+    the scores must equal those of a scan over every node, with and without node affinity."""
+    import random
+
+    rng = random.Random(7)
+    nodes = [node(f"n{i:02}", labels={ZONE: f"z{i % 4}", "tier": "gold" if i % 3 else "iron"}) for i in range(40)]
+    nodes.append(node("nozone"))
+    existing = [pod(f"e{i}", owner_uid=f"rs-{rng.randrange(3)}", node_name=f"n{rng.randrange(40):02}")
+                for i in range(150)]
+    existing.append(pod("ghosted", owner_uid="rs-0", node_name="not-a-node-yet"))
+    _, snap = cluster(nodes, existing)
+    index = snap.owner_nodes
+    assert index is not None and "not-a-node-yet" in index["rs-0"]
+    gold = _required(NodeSelectorTerm(match_expressions=[_req("tier", "In", "gold")]))
+    plugin = PodTopologySpread()
+    for incoming in (pod("new", owner_uid="rs-0"), pod("new2", owner_uid="rs-1", affinity=gold)):
+        p = info(incoming)
+        results = []
+        for owner_nodes in (index, None):
+            snap.owner_nodes = owner_nodes
+            state = CycleState()
+            assert plugin.pre_score(state=state, pod=p, nodes=snap.nodes[:25], snapshot=snap) is None
+            scores = plugin.score_nodes(state, p, snap.nodes[:25])
+            assert scores == [plugin.score(state, p, n) for n in snap.nodes[:25]]
+            plugin.normalize(state=state, pod=p, scores=scores)
+            results.append(scores)
+        snap.owner_nodes = index
+        assert results[0] == results[1] and len(set(results[0])) > 1

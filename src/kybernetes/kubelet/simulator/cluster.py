@@ -89,9 +89,12 @@ class ClientCluster:
         self._pod_api = client.resource(Pod)
         self._node_api = client.resource(Node)
         self._lease_api = client.resource(Lease)
-        self._pods: Informer[Pod] = Informer(resource=self._pod_api, field_selector="spec.nodeName!=", clock=clock)
+        # managedFields stripped: the simulator never reads them, and a status update from a cached pod
+        # without them keeps the server's.
+        self._pods: Informer[Pod] = Informer(resource=self._pod_api, field_selector="spec.nodeName!=", clock=clock,
+                                             strip_managed_fields=True)
         self._nodes: Informer[Node] = Informer(
-            resource=self._node_api, label_selector=f"{SIMULATED_LABEL}=true", clock=clock
+            resource=self._node_api, label_selector=f"{SIMULATED_LABEL}=true", clock=clock, strip_managed_fields=True
         )
 
     @property

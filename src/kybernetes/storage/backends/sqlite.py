@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import queue
 import sqlite3
 import threading
@@ -101,6 +102,9 @@ class SQLiteStore:
         self._revision = 0
         self._compacted = 0
         self._closed = False
+        # (prefix, revision, next start key) -> live keys from there on, left by the pages of a list
+        # (read threads share it; single dict operations are atomic).
+        self._remaining_after: dict[tuple[str, int, str], int] = {}
 
     # lifecycle
 
@@ -257,7 +261,9 @@ class SQLiteStore:
     async def list(
         self, *, prefix: str, revision: int = 0, limit: int = 0, start_key: str = ""
     ) -> ListResult:
-        return await self._read(lambda connection: _list(connection, prefix, revision, limit, start_key))
+        return await self._read(
+            lambda connection: _list(connection, prefix, revision, limit, start_key, self._remaining_after)
+        )
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -303,7 +309,8 @@ def _live_keys_sql(*, select: str, where: str) -> str:
 
 
 def _list(
-    connection: sqlite3.Connection, prefix: str, revision: int, limit: int, start_key: str
+    connection: sqlite3.Connection, prefix: str, revision: int, limit: int, start_key: str,
+    remaining_after: dict[tuple[str, int, str], int],
 ) -> ListResult:
     current, compacted = _read_counters(connection)
     if revision == 0:
@@ -312,27 +319,62 @@ def _list(
         raise CompactedError(revision, compacted)
     elif revision > current:
         raise FutureRevisionError(revision, current)
-    where, args = _range_clause(prefix, start_key)
-    sql = (
-        _live_keys_sql(select="kv.id, kv.name, kv.create_revision, kv.value", where=where)
-        + " ORDER BY kv.name"
-    )
-    params = [*args, revision]
-    if limit:
-        sql += " LIMIT ?"
-        params.append(limit + 1)
-    rows = connection.execute(sql, params).fetchall()
-    more = bool(limit) and len(rows) > limit
-    rows = rows[:limit] if more else rows
-    items = [KeyValue(key=r[1], value=r[3], create_revision=r[2], mod_revision=r[0]) for r in rows]
+    if not limit:
+        where, args = _range_clause(prefix, start_key)
+        sql = _live_keys_sql(select="kv.id, kv.name, kv.create_revision, kv.value", where=where) + " ORDER BY kv.name"
+        rows = connection.execute(sql, [*args, revision]).fetchall()
+        items = [KeyValue(key=r[1], value=r[3], create_revision=r[2], mod_revision=r[0]) for r in rows]
+        return ListResult(items=items, revision=revision, more=False, remaining=0)
+    items, more = _page(connection, prefix=prefix, revision=revision, limit=limit, start_key=start_key)
     remaining = 0
     if more:
-        # "\0" appended gives the smallest key after the last one returned
-        where, args = _range_clause(prefix, items[-1].key + "\0")
-        remaining = connection.execute(
-            _live_keys_sql(select="COUNT(*)", where=where), [*args, revision]
-        ).fetchone()[0]
+        next_key = items[-1].key + "\0"
+        # Counting the rest needs the newest row of every remaining key (~20 ms for 30,000 keys), which
+        # made each page of a sequential walk cost as much as the whole rest of the list. A page that
+        # continues where an earlier one of the same snapshot ended knows the count from it instead.
+        before = remaining_after.pop((prefix, revision, start_key), None)
+        if before is not None:
+            remaining = before - len(items)
+        else:
+            where, args = _range_clause(prefix, next_key)
+            remaining = connection.execute(_live_keys_sql(select="COUNT(*)", where=where),
+                                           [*args, revision]).fetchone()[0]
+        if len(remaining_after) >= 256:
+            with contextlib.suppress(StopIteration, RuntimeError):  # another read thread emptied or changed it
+                remaining_after.pop(next(iter(remaining_after)), None)
+        remaining_after[(prefix, revision, next_key)] = remaining
     return ListResult(items=items, revision=revision, more=more, remaining=remaining)
+
+
+def _page(
+    connection: sqlite3.Connection, *, prefix: str, revision: int, limit: int, start_key: str
+) -> tuple[builtins.list[KeyValue], bool]:
+    """Up to `limit` live keys from `start_key` at `revision`, and whether more follow. The newest row per
+    key is found for a window of keys at a time (the index on (name, id) yields them in order, so SQLite
+    stops after the window) and deletes are dropped here; without the window, every page grouped all the
+    keys after it (30,000 keys in pages of 500: 3.2 s against 0.4 s for one unpaged list)."""
+    items: builtins.list[KeyValue] = []
+    low, high = prefix_range(prefix)
+    low = max(low, start_key)
+    bound = "" if high is None else "AND name < ?"
+    window = limit + 1
+    while True:
+        rows = connection.execute(
+            "SELECT kv.id, kv.name, kv.create_revision, kv.value, kv.deleted FROM "
+            f"(SELECT MAX(id) AS id, name FROM kv WHERE name >= ? {bound} AND id <= ? "
+            "GROUP BY name ORDER BY name LIMIT ?) AS latest JOIN kv USING (id) ORDER BY kv.name",
+            [low, *([] if high is None else [high]), revision, window],
+        ).fetchall()
+        for r in rows:
+            if r[4]:
+                continue
+            if len(items) == limit:
+                return items, True
+            items.append(KeyValue(key=r[1], value=r[3], create_revision=r[2], mod_revision=r[0]))
+        if len(rows) < window:
+            return items, False
+        low = rows[-1][1] + "\0"
+        window = min(window * 2, 10_000)
 
 
 def _count(connection: sqlite3.Connection, prefix: str) -> int:

@@ -14,6 +14,11 @@ one connection per worker):
   create  POST a small pod (one container, labels) into a fresh namespace, each with a unique name
   get     GET a random created pod
   list    GET the pods of a separate namespace that holds `--list-size` pods
+  update  PUT a created pod back with a changed label (the whole object, resourceVersion pinned to the
+          last response, as a controller's update is); each worker cycles over its own share of the pods
+  status  PUT `pods/{name}/status` with a kubelet-like Running status (conditions, container statuses,
+          IPs) whose restart count changes every time, pinned like `update`
+  status-patch  a merge PATCH of `pods/{name}/status` (what the kubelet sends), unpinned
   delete  DELETE the created pods (unscheduled, so removed at once), until all are gone or time is up
 
 It prints one JSON document: per phase the operations done, errors, ops/s, p50/p99/max latency in ms,
@@ -49,7 +54,7 @@ from cluster import ServerProcess
 from etcd_server import EtcdServer, etcd_available
 from kybernetes.apiserver.auth.kubeconfig import load_kubeconfig
 
-PHASES = ("create", "get", "list", "delete")
+PHASES = ("create", "get", "list", "update", "status", "status-patch", "delete")
 
 
 def pod_body(*, name: str, namespace: str) -> bytes:
@@ -59,6 +64,25 @@ def pod_body(*, name: str, namespace: str) -> bytes:
         "spec": {"containers": [{"name": "app", "image": "registry.k8s.io/pause:3.10",
                                  "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]},
     }).encode()
+
+
+def pod_status(*, generation: int) -> dict[str, Any]:
+    """A kubelet-like status of a running one-container pod; `generation` moves the restart count so that
+    every write is a real change."""
+    at = "2026-01-01T00:00:00Z"
+    conditions = [{"type": t, "status": "True", "lastProbeTime": None, "lastTransitionTime": at}
+                  for t in ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady",
+                            "PodScheduled")]
+    return {
+        "phase": "Running", "conditions": conditions, "hostIP": "10.0.0.7", "hostIPs": [{"ip": "10.0.0.7"}],
+        "podIP": "10.244.1.9", "podIPs": [{"ip": "10.244.1.9"}], "startTime": at, "qosClass": "Burstable",
+        "containerStatuses": [{
+            "name": "app", "ready": True, "started": True, "restartCount": generation,
+            "image": "registry.k8s.io/pause:3.10", "imageID": "registry.k8s.io/pause@sha256:" + "0" * 64,
+            "containerID": "containerd://" + "1" * 64, "state": {"running": {"startedAt": at}},
+            "lastState": {},
+        }],
+    }
 
 
 @dataclass
@@ -176,12 +200,50 @@ async def bench(target: Target, *, workers: int, duration: float, list_size: int
             await asyncio.gather(*(seed(i) for i in range(list_size)))
 
         created: list[str] = []
+        latest: dict[str, dict[str, Any]] = {}  # name -> the object the last write answered
         counter = iter(range(1 << 62))
 
         async def create(worker: int) -> bool:
             name = f"p-{next(counter):07}"
-            await _request(s, "POST", pods, expect=(201,), data=pod_body(name=name, namespace=ns))
+            body = await _request(s, "POST", pods, expect=(201,), data=pod_body(name=name, namespace=ns))
             created.append(name)
+            latest[name] = json.loads(body)
+            return True
+
+        turns = [0] * workers
+
+        def next_own(worker: int) -> str:
+            """The worker's next pod: worker i owns pods i, i + workers, ... so no two race on one pod."""
+            own = created[worker::workers] or created
+            turns[worker] += 1
+            return own[turns[worker] % len(own)]
+
+        async def update(worker: int) -> bool:
+            name = next_own(worker)
+            obj = latest[name]
+            obj["metadata"].setdefault("labels", {})["gen"] = str(turns[worker])
+            body = await _request(s, "PUT", f"{pods}/{name}", expect=(200,), data=json.dumps(obj).encode())
+            latest[name] = json.loads(body)
+            return True
+
+        async def status(worker: int) -> bool:
+            name = next_own(worker)
+            obj = latest[name]
+            obj["status"] = pod_status(generation=turns[worker])
+            body = await _request(s, "PUT", f"{pods}/{name}/status", expect=(200,),
+                                  data=json.dumps(obj).encode())
+            latest[name] = json.loads(body)
+            return True
+
+        async def status_patch(worker: int) -> bool:
+            name = next_own(worker)
+            patch = json.dumps({"status": pod_status(generation=turns[worker] + 1_000_000)}).encode()
+            async with s.patch(f"{pods}/{name}/status", data=patch,
+                               headers={"Content-Type": "application/merge-patch+json"}) as response:
+                answer = await response.read()
+                if response.status != 200:
+                    raise _Failed(f"PATCH {pods}/{name}/status: {response.status} {answer[:200]!r}")
+            latest[name] = json.loads(answer)
             return True
 
         async def get(worker: int) -> bool:
@@ -201,11 +263,12 @@ async def bench(target: Target, *, workers: int, duration: float, list_size: int
             return bool(to_delete)
 
         ops: dict[str, Callable[[int], Awaitable[bool]]] = {
-            "create": create, "get": get, "list": list_pods, "delete": delete}
+            "create": create, "get": get, "list": list_pods, "update": update, "status": status,
+            "status-patch": status_patch, "delete": delete}
         for phase in PHASES:
             if phase not in phases:
                 continue
-            if phase == "get" and not created:
+            if phase in ("get", "update", "status", "status-patch") and not created:
                 continue
             if phase == "delete":
                 to_delete[:] = created[::-1]

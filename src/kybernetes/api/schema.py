@@ -6,6 +6,11 @@ the paths of unknown fields in Kubernetes' form (`spec.containers[0].foo`), so t
 `fieldValidation` (Ignore drops them, Warn reports them, Strict fails with
 `strict decoding error: unknown field "spec.containers[0].foo"`).
 
+`decode_json(body, model)` is the request path's one-pass form: it decodes the JSON bytes straight into the
+Struct and back to the canonical dict, and answers None for anything msgspec refuses (not JSON, a type error,
+an unknown field), so the caller falls back to decoding the body and `decode_object`, whose messages are
+Kubernetes'.
+
 How: the fast path is one `msgspec.convert` (the models forbid unknown fields, so success means there are
 none) and one `msgspec.to_builtins`. Only when that fails do we walk the data against the model's type info
 (`msgspec.inspect`), collecting every unknown path, dropping those fields and reporting the first type error
@@ -53,6 +58,22 @@ def decode_object(data: Any, model: type[Model]) -> tuple[dict[str, Any], list[s
     naming the field, as Kubernetes does."""
     obj, unknown = decode_struct(data, model)
     return msgspec.to_builtins(obj), unknown
+
+
+def decode_json(body: bytes, model: type[Model]) -> dict[str, Any] | None:
+    """The canonical wire dict of a JSON `body` that `model` accepts as it is (no unknown field, every type
+    right), in one pass; None otherwise (then `decode_object` on the decoded body says what is wrong)."""
+    try:
+        obj = _json_decoder(model)(body)
+    except msgspec.DecodeError:  # ValidationError included
+        return None
+    canonical: dict[str, Any] = msgspec.to_builtins(obj)
+    return canonical
+
+
+@cache
+def _json_decoder(model: type[Model]) -> Any:
+    return msgspec.json.Decoder(model).decode
 
 
 def decode_struct(data: Any, model: type[Model]) -> tuple[Model, list[str]]:

@@ -27,7 +27,17 @@ from kybernetes.apiserver import codec
 from kybernetes.apiserver.requestinfo import RequestInfo
 from kybernetes.apiserver.rest import RequestContext, ResourceREST
 from kybernetes.apiserver.tables import build_table
-from kybernetes.apiserver.watchcache import ADDED, BOOKMARK, DELETED, MODIFIED, CachedObject
+from kybernetes.apiserver.watchcache import (
+    ADDED,
+    BOOKMARK,
+    DELETED,
+    EVENT_FRAME_HEAD,
+    LIST_CHUNK_BYTES,
+    LIST_STREAM_BYTES,
+    MODIFIED,
+    CachedObject,
+    with_resource_version,
+)
 from kybernetes.machinery import errors
 from kybernetes.machinery.fields import FieldSelector, validate_fields
 from kybernetes.machinery.labels import LabelSelector
@@ -145,9 +155,25 @@ class ResourceHandlers:
             return None
         return ri.namespace or None
 
-    def decode_object(self, *, request_body: bytes, request: web.Request, info: ResourceInfo) -> dict[str, Any]:
-        obj = codec.decode_body(body=request_body, content_type=request.headers.get("Content-Type"))
-        return self.check_kind(obj=obj, info=info)
+    def decode_object(self, *, request_body: bytes, request: web.Request, info: ResourceInfo,
+                      rest: ResourceREST | None = None, ctx: RequestContext | None = None) -> dict[str, Any]:
+        """The request's object with its kind and apiVersion checked; given `rest` and `ctx`, also type-checked
+        and canonical (`rest.decode`, the unknown-field policy included).
+
+        A JSON body that the model takes as it is (the usual case) is decoded once, straight into the model
+        (`rest.decode_json`); anything else — unknown fields, wrong types, not JSON, YAML, protobuf, a body
+        without apiVersion, kind or metadata (whose canonical key order the checks below set) — goes step
+        by step: decode, check the kind, `rest.decode`, which is where bad input gets its messages."""
+        content_type = request.headers.get("Content-Type")
+        if (rest is not None and ctx is not None and rest.decode_json is not None
+                and codec.media_type(content_type) == codec.JSON and len(request_body) <= codec.MAX_BODY_BYTES):
+            canonical = rest.decode_json(request_body)
+            if canonical is not None and "apiVersion" in canonical and "kind" in canonical and "metadata" in canonical:
+                return self.check_kind(obj=canonical, info=info)
+        obj = self.check_kind(obj=codec.decode_body(body=request_body, content_type=content_type), info=info)
+        if rest is not None and ctx is not None:
+            return rest.decode(obj=obj, ctx=ctx)
+        return obj
 
     @staticmethod
     def check_kind(*, obj: Any, info: ResourceInfo, kind: str | None = None, api_version: str | None = None) -> dict[str, Any]:
@@ -296,8 +322,9 @@ class ResourceHandlers:
         more_token = ""
         remaining: int | None = None
         if token or (rv is not None and rv != 0 and rv_match == "Exact"):
-            # Later pages (and exact old revisions) read the store at the snapshot's revision.
-            items_bytes, objs, list_rv, more_token, remaining = await self._list_from_store(
+            # Later pages (and exact old revisions) are the snapshot at the token's revision: from the
+            # cache when it can prove that state, from the store otherwise.
+            items_bytes, list_rv, more_token, remaining = await self._list_from_store(
                 rest=rest, namespace=scope, labels=labels, fields=fields, limit=limit, token=token, rv=rv,
                 exact=rv_match == "Exact",
             )
@@ -310,18 +337,20 @@ class ResourceHandlers:
             list_rv = rest.cache.revision
             if 0 < limit < len(cached):
                 # The first page comes from memory; the cache at revision R is the store at R, so the
-                # continue token reads the rest from the store at R, consistently.
+                # continue token reads the rest at R, consistently.
                 if labels.empty and fields.empty:
                     remaining = len(cached) - limit
                 cached = cached[:limit]
                 more_token = _encode_continue(rv=list_rv, start=cached[-1].key + "\x00")
             items_bytes = [rest.present_bytes(o) for o in cached]
-            objs = [rest.present(o.obj) for o in cached]
+            del cached
         as_ = _accept_as(request)
-        if as_ == "Table":
-            return json_response(self._table(request, info, objs, rv=str(list_rv), continue_token=more_token,
-                                             remaining=remaining))
-        if as_ in ("PartialObjectMetadataList", "PartialObjectMetadata"):
+        if as_ in ("Table", "PartialObjectMetadataList", "PartialObjectMetadata"):
+            # The only list forms that need the objects decoded; JSON lists join the cached bytes.
+            objs = [_decode(b) for b in items_bytes]
+            if as_ == "Table":
+                return json_response(self._table(request, info, objs, rv=str(list_rv),
+                                                 continue_token=more_token, remaining=remaining))
             meta: dict[str, Any] = {"resourceVersion": str(list_rv)}
             if more_token:
                 meta["continue"] = more_token
@@ -336,15 +365,45 @@ class ResourceHandlers:
             b'{"kind":"' + info.list_kind.encode() + b'","apiVersion":"' + info.group_version.encode()
             + b'","metadata":' + _encode(list_meta) + b',"items":['
         )
-        body = head + b",".join(items_bytes) + b"]}"
         if codec.media_type(request.headers.get("Accept")) == codec.YAML:
-            return json_response(_decode(body), request=request)
-        return web.Response(body=body, content_type="application/json")
+            return json_response(_decode(b"".join((head, b",".join(items_bytes), b"]}"))), request=request)
+        size = len(head) + sum(map(len, items_bytes)) + len(items_bytes) + 2
+        if size <= LIST_STREAM_BYTES:
+            # One copy: head, items and their commas joined at once (not `head + b",".join(...)`).
+            parts = [head]
+            for b in items_bytes:
+                parts += (b, b",")
+            if items_bytes:
+                parts.pop()
+            parts.append(b"]}")
+            return web.Response(body=b"".join(parts), content_type="application/json")
+        # A large list (a 30,000-pod list is ~130 MB) is streamed in chunks of ~1 MiB: the cached bytes are
+        # never copied into one body, and each write waits for the connection to drain, so neither the
+        # body nor its TLS records pile up in memory.
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        chunk: list[bytes] = [head]
+        filled = len(head)
+        for i, b in enumerate(items_bytes):
+            if i:
+                chunk.append(b",")
+            chunk.append(b)
+            filled += len(b) + 1
+            if filled >= LIST_CHUNK_BYTES:
+                await response.write(b"".join(chunk))
+                chunk, filled = [], 0
+        chunk.append(b"]}")
+        await response.write(b"".join(chunk))
+        await response.write_eof()
+        return response
 
     async def _list_from_store(
         self, *, rest: ResourceREST, namespace: str | None, labels: LabelSelector, fields: FieldSelector,
         limit: int, token: str, rv: int | None, exact: bool,
-    ) -> tuple[list[bytes], list[dict[str, Any]], int, str, int | None]:
+    ) -> tuple[list[bytes], int, str, int | None]:
+        """(items as served, revision, continue token, remainingItemCount) of the snapshot at the token's
+        (or `rv`'s) revision."""
         prefix = rest.prefix + (f"{namespace}/" if namespace is not None else "")
         start = prefix
         revision = rv or 0
@@ -352,27 +411,46 @@ class ResourceHandlers:
             revision, start = _decode_continue(token)
             if not start.startswith(prefix):
                 raise errors.BadRequestError("continue key is not valid: the continue token does not match the request")
+        unfiltered = labels.empty and fields.empty
+        if revision:
+            def predicate(o: CachedObject) -> bool:
+                return labels.matches(o.labels) and fields.matches(o.fields)
+
+            snap = rest.cache.snapshot_page(revision=revision, key_prefix=prefix, start=start, limit=limit,
+                                            predicate=None if unfiltered else predicate)
+            if snap is not None:
+                token_out = _encode_continue(rv=revision, start=snap.items[-1].key + "\x00") if snap.more else ""
+                return ([rest.present_bytes(o) for o in snap.items], revision, token_out,
+                        snap.remaining if unfiltered and snap.more else None)
         out_bytes: list[bytes] = []
-        out: list[dict[str, Any]] = []
         more = False
         remaining: int | None = None
         last_key = ""
-        unfiltered = labels.empty and fields.empty
         want = limit if limit > 0 else 1 << 62
         batch = limit if unfiltered and limit > 0 else max(limit, 500)
+        convert = rest.from_storage
         try:
             while True:
                 page = await rest.store.list(prefix=prefix, revision=revision, limit=batch, start_key=start)
                 revision = page.revision
                 for i, kv in enumerate(page.items):
                     last_key = kv.key
-                    obj = rest.present(rest._with_rv(kv.value, kv.mod_revision))
-                    if (labels.empty or labels.matches(obj["metadata"].get("labels"))) and (
-                        fields.empty or fields.matches(selectable_fields(rest.info, obj))
-                    ):
-                        out.append(obj)
-                        out_bytes.append(_encode(obj))
-                    if len(out) >= want:
+                    if unfiltered and convert is None:
+                        # Served as stored: only the resourceVersion to splice in, nothing to decode.
+                        out_bytes.append(with_resource_version(kv.value, kv.mod_revision))
+                    elif convert is None:
+                        stored = _decode(kv.value)
+                        if (labels.empty or labels.matches(stored["metadata"].get("labels"))) and (
+                            fields.empty or fields.matches(selectable_fields(rest.info, stored))
+                        ):
+                            out_bytes.append(with_resource_version(kv.value, kv.mod_revision, stored))
+                    else:
+                        obj = rest.present(rest._with_rv(kv.value, kv.mod_revision))
+                        if (labels.empty or labels.matches(obj["metadata"].get("labels"))) and (
+                            fields.empty or fields.matches(selectable_fields(rest.info, obj))
+                        ):
+                            out_bytes.append(_encode(obj))
+                    if len(out_bytes) >= want:
                         left_in_page = len(page.items) - 1 - i
                         more = left_in_page > 0 or page.more
                         if unfiltered and more:
@@ -392,7 +470,7 @@ class ResourceHandlers:
                 "chunk was returned and now may show up in the list."
             ) from None
         token_out = _encode_continue(rv=revision, start=last_key + "\x00") if more else ""
-        return out_bytes, out, revision, token_out, remaining
+        return out_bytes, revision, token_out, remaining
 
     async def watch(self, request: web.Request, rest: ResourceREST, ri: RequestInfo) -> web.StreamResponse:
         q = request.query
@@ -427,13 +505,24 @@ class ResourceHandlers:
         kind_b = info.kind.encode()
         gv_b = info.group_version.encode()
         next_bookmark = self._next_bookmark(time.monotonic(), deadline) if bookmarks else float("inf")
+        queue = watcher.queue
+        loop = asyncio.get_running_loop()
+        # One timer wakes the loop for the next bookmark or the deadline, re-armed only when that instant
+        # changes or it fired: no timeout object per wait, which a busy fan-out would pay per event.
+        timer: asyncio.TimerHandle | None = None
+        timer_at = 0.0
+        fired = [False]
+
+        def ring() -> None:
+            fired[0] = True
+            queue.wake()
+
         try:
             while True:
                 now = time.monotonic()
-                left = deadline - now
-                if left <= 0:
+                if now >= deadline:
                     break
-                if initial_pending and watcher.queue.empty():
+                if initial_pending and queue.empty():
                     initial_pending = False
                     await response.write(self._bookmark(kind_b, gv_b, rest.cache.revision, initial_end=True))
                     continue
@@ -441,28 +530,35 @@ class ResourceHandlers:
                     await response.write(self._bookmark(kind_b, gv_b, rest.cache.revision))
                     next_bookmark = self._next_bookmark(now, deadline)
                     continue
-                try:
-                    item = await asyncio.wait_for(watcher.queue.get(), timeout=min(left, next_bookmark - now))
-                except TimeoutError:
+                if queue.empty():
+                    wake_at = min(deadline, next_bookmark)
+                    if timer is None or fired[0] or timer_at != wake_at:
+                        if timer is not None:
+                            timer.cancel()
+                        fired[0] = False
+                        timer, timer_at = loop.call_later(max(wake_at - now, 0.0), ring), wake_at
+                    await queue.wait()
                     continue
-                chunks: list[bytes] = []
+                # Everything queued for this watcher goes out in one write (one chunk, one TLS record
+                # run), the frames joined once.
+                parts: list[bytes] = []
                 ended = False
-                while True:
+                count = 0
+                while count < 500 and not queue.empty():
+                    item = queue.get_nowait()
                     if item is None:
                         ended = True
                         break
                     event_type, o = item
+                    count += 1
                     if as_table:
                         table = self._table(request, info, [rest.present(o.obj)], rv=str(o.rv), headers=first)
                         first = False
-                        chunks.append(b'{"type":"' + event_type.encode() + b'","object":' + _encode(table) + b"}\n")
+                        parts += (EVENT_FRAME_HEAD[event_type], _encode(table), b"}\n")
                     else:
-                        chunks.append(b'{"type":"' + event_type.encode() + b'","object":' + rest.present_bytes(o) + b"}\n")
-                    if watcher.queue.empty() or len(chunks) >= 500:
-                        break
-                    item = watcher.queue.get_nowait()
-                if chunks:
-                    await response.write(b"".join(chunks))
+                        parts += (EVENT_FRAME_HEAD[event_type], rest.present_bytes(o), b"}\n")
+                if parts:
+                    await response.write(b"".join(parts))
                 if ended:
                     if watcher.overflowed:
                         err = errors.GoneError("watch closed: the client could not keep up", )
@@ -472,6 +568,8 @@ class ResourceHandlers:
             rest.cache.stop_watch(watcher)
             raise
         finally:
+            if timer is not None:
+                timer.cancel()
             rest.cache.stop_watch(watcher)
         await response.write_eof()
         return response
@@ -492,17 +590,24 @@ class ResourceHandlers:
                 + b'","metadata":{"resourceVersion":"' + str(rv).encode() + b'"' + annotations + b"}}}\n")
 
     async def create(self, request: web.Request, rest: ResourceREST, ctx: RequestContext) -> web.StreamResponse:
-        obj = self.decode_object(request_body=await request.read(), request=request, info=rest.info)
-        created = await rest.create(ctx=ctx, obj=obj)
+        obj = self.decode_object(request_body=await request.read(), request=request, info=rest.info, rest=rest,
+                                 ctx=ctx)
+        created = await rest.create(ctx=ctx, obj=obj, decoded=True)
         return json_response(created, status=201, warnings=ctx.warnings, request=request)
 
     async def replace(self, request: web.Request, rest: ResourceREST, ctx: RequestContext, name: str,
                       subresource: str = "") -> web.StreamResponse:
-        body = self.decode_object(request_body=await request.read(), request=request, info=rest.info)
-        desired = rest.decode(obj=body, ctx=ctx)
+        desired = self.decode_object(request_body=await request.read(), request=request, info=rest.info,
+                                     rest=rest, ctx=ctx)
+        # An attempt changes the object it is given in place: the first one gets `desired` itself, a retry
+        # (conflict, stale cache) a fresh decode of its bytes, far cheaper than a deep copy.
+        pristine = _encode(desired)
+        attempts = 0
 
         async def transform(current: dict[str, Any]) -> dict[str, Any]:
-            return copy.deepcopy(desired)
+            nonlocal attempts
+            attempts += 1
+            return desired if attempts == 1 else _decode(pristine)
 
         async def create_missing() -> dict[str, Any]:
             raise rest._not_found(name)

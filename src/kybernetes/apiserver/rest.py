@@ -9,12 +9,13 @@ Storage, concurrency and the wire live here; whatever differs by kind is asked o
 Objects are stored without `metadata.resourceVersion`; it is the store revision of the key and is set on
 every object read back. Reads go through the resource's watch cache after it has caught up with the
 store's current revision, so a client always reads its own writes. Nothing here mutates a cached object:
-writes start from a fresh decode of the stored bytes or a deep copy.
+writes start from a fresh decode of the cached or stored bytes. An update starts from the watch cache's copy
+and compares-and-swaps on its revision; the cache may lag the store, so whenever that attempt fails or
+cannot be trusted the update is redone from a store read (see `ResourceREST.update`).
 """
 
 from __future__ import annotations
 
-import copy
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
@@ -76,6 +77,25 @@ def _prune_empty_metadata(meta: dict[str, Any]) -> None:
             del meta[k]
 
 
+class _Retry(Exception):
+    """An update attempt lost its compare-and-swap to a concurrent write: read the store again."""
+
+
+class _StaleCache(Exception):
+    """An update attempt started from the watch cache cannot be trusted: redo it from the store."""
+
+
+def _older_than(pinned: str | None, revision: int) -> bool:
+    """Whether a client-pinned resourceVersion is certainly stale given a cached revision of the object
+    (the store's is at least as new). A malformed one can never match."""
+    if not pinned:
+        return False
+    try:
+        return int(pinned) < revision
+    except ValueError:
+        return True
+
+
 def random_suffix(n: int = 5) -> str:
     return "".join(secrets.choice(_NAME_ALPHABET) for _ in range(n))
 
@@ -94,6 +114,10 @@ class ResourceREST:
     # Conversion between the served version and the stored one (None: this version is stored).
     to_storage: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     from_storage: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    # decode_json(JSON bytes) -> what `decode` would return, in one pass, or None when the body is anything
+    # but a well-formed object of the model (the caller then decodes it and calls `decode`, which has the
+    # messages). None here: always the two steps.
+    decode_json: Callable[[bytes], dict[str, Any] | None] | None = None
 
     def present(self, obj: dict[str, Any]) -> dict[str, Any]:
         """An object as this version serves it."""
@@ -180,13 +204,18 @@ class ResourceREST:
         else:
             meta.pop("namespace", None)
 
-    async def create(self, *, ctx: RequestContext, obj: dict[str, Any], subresource: str = "") -> dict[str, Any]:
-        obj = self._stored_form(self.decode(obj=obj, ctx=ctx))
+    async def create(self, *, ctx: RequestContext, obj: dict[str, Any], subresource: str = "",
+                     decoded: bool = False) -> dict[str, Any]:
+        """Create `obj`; `decoded` says it already went through `decode` (or `decode_json`)."""
+        obj = self._stored_form(obj if decoded else self.decode(obj=obj, ctx=ctx))
         meta = obj.setdefault("metadata", {})
         self._check_namespace(ctx=ctx, obj=obj)
         generate = not meta.get("name") and meta.get("generateName")
+        # A name clash retries with the object as it was: its bytes, since an attempt changes it in place
+        # (and a decode is far cheaper than a deep copy).
+        pristine = _encode(obj) if generate else b""
         for attempt in range(8):
-            candidate = copy.deepcopy(obj) if generate else obj
+            candidate = _decode(pristine) if attempt else obj
             cmeta = candidate["metadata"]
             if generate:
                 cmeta["name"] = cmeta["generateName"][: 63 - 5] + random_suffix()
@@ -236,6 +265,14 @@ class ResourceREST:
 
     # ---- update -------------------------------------------------------------------------------------
 
+    def _updates_from_cache(self, ctx: RequestContext) -> bool:
+        """Whether an update may start from the watch cache's copy of the object.
+
+        Not for a dry run (its answer must reflect the store, and nothing would confirm it there), nor for
+        a kind whose strategy has side effects before the write (a Service's port allocations): an attempt
+        on a stale copy is redone, and those side effects are not undone between attempts."""
+        return not ctx.dry_run and type(self.strategy).before_update is Strategy.before_update
+
     async def update(
         self,
         *,
@@ -248,15 +285,63 @@ class ResourceREST:
     ) -> tuple[dict[str, Any], bool]:
         """Read-modify-write with compare-and-swap. `transform(current)` returns the desired object
         (already decoded and type-checked); a client-pinned resourceVersion that is stale gives 409, an
-        unpinned one retries on a concurrent write. Returns (object, created)."""
+        unpinned one retries on a concurrent write. Returns (object, created).
+
+        The first attempt starts from the watch cache (no store read, no thread-pool hop); the cache may
+        lag the store, so that attempt counts only when the compare-and-swap on the cached revision
+        succeeds. Anything that could be an artefact of a stale copy — a conflict, a pinned
+        resourceVersion newer than the cached one, an error from the transform or validation, a no-op, a
+        key the store no longer has — sends the update to the store, and every later attempt reads the
+        store, as before."""
+        key = self.key(namespace=ctx.namespace, name=name)
+        cached = self.cache.get(key) if self._updates_from_cache(ctx) else None
+        if cached is not None:
+            warned = len(ctx.warnings)
+            try:
+                return await self._update_once(
+                    ctx=ctx, name=name, key=key, old=_decode(cached.data), current=_decode(cached.data),
+                    revision=cached.rv, from_cache=True, transform=transform, subresource=subresource,
+                    operation=operation,
+                )
+            except _StaleCache:
+                # Warnings of the abandoned attempt (unknown fields) are given again by the next one.
+                del ctx.warnings[warned:]
         while True:
-            kv = await self.store.get(key=self.key(namespace=ctx.namespace, name=name))
+            kv = await self.store.get(key=key)
             if kv is None:
                 if create_missing is not None:
                     return await create_missing(), True
                 raise self._not_found(name)
-            old = self._with_rv(kv.value, kv.mod_revision)
-            new = self._stored_form(await transform(self.present(copy.deepcopy(old))))
+            try:
+                return await self._update_once(
+                    ctx=ctx, name=name, key=key, old=self._with_rv(kv.value, kv.mod_revision),
+                    current=self._with_rv(kv.value, kv.mod_revision), revision=kv.mod_revision,
+                    from_cache=False, transform=transform, subresource=subresource, operation=operation,
+                )
+            except _Retry:
+                continue
+
+    async def _update_once(
+        self,
+        *,
+        ctx: RequestContext,
+        name: str,
+        key: str,
+        old: dict[str, Any],
+        current: dict[str, Any],
+        revision: int,
+        from_cache: bool,
+        transform: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]],
+        subresource: str,
+        operation: str,
+    ) -> tuple[dict[str, Any], bool]:
+        """One attempt of `update` on `old` at `revision` (`current` is a second, private decode of the same
+        object for the transform: two decodes cost far less than one deep copy). Raises `_Retry` when the
+        compare-and-swap lost to a concurrent write, `_StaleCache` when an attempt from the cache must be
+        redone from the store."""
+        pinned: str | None = None
+        try:
+            new = self._stored_form(await transform(self.present(current)))
             new_meta = new.setdefault("metadata", {})
             pinned = new_meta.get("resourceVersion")
             if pinned and pinned != old["metadata"]["resourceVersion"]:
@@ -286,43 +371,59 @@ class ResourceREST:
             )
             if causes:
                 raise self._invalid(name, causes)
-            new_meta["resourceVersion"] = old["metadata"]["resourceVersion"]
-            _prune_empty_metadata(new_meta)
-            # An apply that only adds an owner (same values, new manager) still has to be stored.
-            if self._same(new, old, compare_managed_fields=operation == "Apply"):
-                return self.present(old), False
-            if self.managed_fields is not None:
-                new = self.managed_fields(old=old, new=new, manager=ctx.field_manager, operation=operation,
-                                          subresource=subresource)
-            if ctx.dry_run:
-                return self.present(new), False
-            if subresource != "status":
-                await self.strategy.before_update(ctx=ctx, new=new, old=old)
-            meta = new["metadata"]
-            if (meta.get("deletionTimestamp") and not meta.get("finalizers")
-                    and not meta.get("deletionGracePeriodSeconds")
-                    and not self.strategy.keep_for_finalization(obj=new)):
-                # The last finalizer is gone from an object being deleted (and no grace period is still
-                # running — a terminating pod's status updates must not end it early): it goes now.
-                deleted = await self._delete_now(name=name, namespace=ctx.namespace, expected=kv.mod_revision)
-                if deleted is None:
-                    continue
-                await self.strategy.after_delete(ctx=ctx, obj=new)
-                return self.present(deleted), False
-            try:
-                stored = await self.store.update(key=kv.key, value=self._stored_bytes(new),
-                                                 expected_revision=kv.mod_revision)
-            except StoreConflict:
-                if pinned:
-                    raise errors.ConflictError.stale(resource=self.info.plural, group=self.info.group,
-                                                     name=name) from None
-                continue
-            except KeyNotFoundError:
-                raise self._not_found(name) from None
-            meta["resourceVersion"] = str(stored.mod_revision)
-            if subresource != "status":
-                await self.strategy.after_update(ctx=ctx, new=new, old=old)
+        except errors.StatusError:
+            # A pinned resourceVersion older than the cached one is stale in the store too (the cache only
+            # lags); any other failure may come from the cache's lag and is decided by the store.
+            if from_cache and not _older_than(pinned, revision):
+                raise _StaleCache from None
+            raise
+        new_meta["resourceVersion"] = old["metadata"]["resourceVersion"]
+        _prune_empty_metadata(new_meta)
+        # An apply that only adds an owner (same values, new manager) still has to be stored.
+        if self._same(new, old, compare_managed_fields=operation == "Apply"):
+            if from_cache:
+                raise _StaleCache  # nothing to write, so nothing confirms that the cached copy is current
+            return self.present(old), False
+        if self.managed_fields is not None:
+            new = self.managed_fields(old=old, new=new, manager=ctx.field_manager, operation=operation,
+                                      subresource=subresource)
+        if ctx.dry_run:
             return self.present(new), False
+        if subresource != "status":
+            await self.strategy.before_update(ctx=ctx, new=new, old=old)
+        meta = new["metadata"]
+        if (meta.get("deletionTimestamp") and not meta.get("finalizers")
+                and not meta.get("deletionGracePeriodSeconds")
+                and not self.strategy.keep_for_finalization(obj=new)):
+            # The last finalizer is gone from an object being deleted (and no grace period is still
+            # running — a terminating pod's status updates must not end it early): it goes now.
+            try:
+                deleted = await self._delete_now(name=name, namespace=ctx.namespace, expected=revision)
+            except errors.NotFoundError:
+                if from_cache:
+                    raise _StaleCache from None
+                raise
+            if deleted is None:
+                raise _StaleCache if from_cache else _Retry
+            await self.strategy.after_delete(ctx=ctx, obj=new)
+            return self.present(deleted), False
+        try:
+            stored = await self.store.update(key=key, value=self._stored_bytes(new), expected_revision=revision)
+        except StoreConflict:
+            if from_cache:
+                raise _StaleCache from None
+            if pinned:
+                raise errors.ConflictError.stale(resource=self.info.plural, group=self.info.group,
+                                                 name=name) from None
+            raise _Retry from None
+        except KeyNotFoundError:
+            if from_cache:
+                raise _StaleCache from None
+            raise self._not_found(name) from None
+        meta["resourceVersion"] = str(stored.mod_revision)
+        if subresource != "status":
+            await self.strategy.after_update(ctx=ctx, new=new, old=old)
+        return self.present(new), False
 
     @staticmethod
     def _keep_server_metadata(*, new: dict[str, Any], old: dict[str, Any]) -> None:

@@ -31,7 +31,7 @@ from kybernetes.api.conversion import convert
 from kybernetes.api.fields import selectable_fields
 from kybernetes.api.models import model_for
 from kybernetes.api.resources import METRICS_RESOURCES, RESOURCES, ResourceInfo, storage_info
-from kybernetes.api.schema import decode_object
+from kybernetes.api.schema import decode_json, decode_object
 from kybernetes.apiserver import codec
 from kybernetes.apiserver.admission.namespace_lifecycle import NamespaceLifecycle
 from kybernetes.apiserver.admission.noderestriction import NodeRestriction
@@ -126,7 +126,7 @@ class APIServer:
                 self.hub.add(cache)
             rest = ResourceREST(
                 info=info, strategy=self._strategy(stored), store=store, cache=cache,
-                decode=self._decoder(info), admission=list(admission),
+                decode=self._decoder(info), decode_json=self._json_decoder(info), admission=list(admission),
                 managed_fields=managed_fields_updater(info),
             )
             if stored is not info:
@@ -187,6 +187,15 @@ class APIServer:
         if self.token_issuer is not None:
             table[("serviceaccounts", "token")] = token_handler(self.token_issuer)
         return table
+
+    @staticmethod
+    def _json_decoder(info: ResourceInfo) -> Callable[[bytes], dict[str, Any] | None]:
+        """`ResourceREST.decode_json`: a JSON body straight into the model and back (one pass); a body it
+        answers None for goes through `_decoder`, which reports unknown fields and type errors."""
+        model = model_for(info.group, info.version, info.kind)
+        if model is None:
+            raise LookupError(f"no model for {info.group_version} {info.kind}")
+        return functools.partial(decode_json, model=model)
 
     def _decoder(self, info: ResourceInfo) -> Callable[..., dict[str, Any]]:
         model = model_for(info.group, info.version, info.kind)

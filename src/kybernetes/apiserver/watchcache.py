@@ -3,10 +3,13 @@
 For each storage prefix (e.g. `/registry/pods/`) the cache lists the store once, then follows one store
 watch. It keeps:
 
-- the current objects by key, each decoded once and encoded once (`CachedObject.data` is the JSON the
-  API sends, resourceVersion included), so a list is a join of ready-made bytes;
+- the current objects by key as bytes only: `CachedObject.data` is the JSON the API sends (the stored
+  bytes with resourceVersion spliced in), beside what the filters read (namespace, name, labels,
+  selectable fields). Each event is decoded once, for those; nothing decoded is kept (`obj` decodes on
+  demand), so a list is a join of ready-made bytes and a pod costs its JSON plus a few hundred bytes;
 - a ring buffer of recent events, so a client watch from a resourceVersion replays what it missed
-  without touching the store; a resourceVersion older than the buffer answers 410 Gone, as Kubernetes does;
+  without touching the store; bounded by count and by bytes. A resourceVersion older than the buffer
+  answers 410 Gone, as Kubernetes does;
 - the set of client watchers; each event is matched against each watcher's filter and put on its queue
   as the already-encoded object (one encode per event, not one per watcher).
 
@@ -20,9 +23,11 @@ current revision and are then served from memory, as Kubernetes does since its c
 from __future__ import annotations
 
 import asyncio
+import bisect
 import collections
-import contextlib
+import itertools
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,29 +47,157 @@ MODIFIED = "MODIFIED"
 DELETED = "DELETED"
 BOOKMARK = "BOOKMARK"
 ERROR = "ERROR"
+# The start of a watch event's JSON line, by type: a frame is head + object + b"}\n".
+EVENT_FRAME_HEAD = {t: b'{"type":"' + t.encode() + b'","object":' for t in (ADDED, MODIFIED, DELETED)}
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class CachedObject:
+    """One object as the cache keeps it: the wire bytes and what the filters read, nothing decoded.
+
+    `data` is the JSON the API sends (resourceVersion included); `obj` decodes it on demand, for the rare
+    callers that need a dict (tables, PartialObjectMetadata, admission lookups). Lists, watches and GETs
+    as JSON only join `data`.
+    """
+
     key: str
-    obj: dict[str, Any]  # the wire form with resourceVersion; shared, never mutated
     rv: int
-    data: bytes  # encoded `obj`
+    data: bytes
     namespace: str
     name: str
     labels: dict[str, str]
     fields: dict[str, str]
 
+    @property
+    def obj(self) -> dict[str, Any]:
+        """A fresh decode of `data`: the caller may keep or change it."""
+        decoded: dict[str, Any] = _decode(self.data)
+        return decoded
 
-@dataclass(slots=True)
+    def selectable(self) -> CachedObject:
+        """The same object without its bytes: what a buffered event needs of the previous version to
+        match filters, so the ring buffer does not keep superseded versions' JSON alive."""
+        return CachedObject(key=self.key, rv=self.rv, data=b"", namespace=self.namespace, name=self.name,
+                            labels=self.labels, fields=self.fields)
+
+
+@dataclass(slots=True, eq=False)
 class CacheEvent:
     type: str  # ADDED / MODIFIED / DELETED
     obj: CachedObject
-    prev: CachedObject | None
+    prev: CachedObject | None  # filter view only (`data` is empty)
     rv: int
 
 
+# What a buffered event costs beyond its object's bytes (the event, the object's slots, its dicts), for
+# the ring buffer's byte bound; an estimate, measured with bench/watchcache_memory.py.
+_EVENT_OVERHEAD = 600
+_NO_LABELS: dict[str, str] = {}
+# A list body larger than this is streamed in chunks of LIST_CHUNK_BYTES rather than built whole.
+LIST_STREAM_BYTES = 4 << 20
+LIST_CHUNK_BYTES = 1 << 20
+_METADATA = b'"metadata":{'
+_RV_KEY = b'"resourceVersion":'
+
+
+def _shared(value: str) -> str:
+    # Label values, namespaces and field values repeat across thousands of objects ("Running", the
+    # node's name, pod-template-hash): one string object each instead of one per object.
+    return sys.intern(value) if len(value) <= 64 else value
+
+
+def with_resource_version(value: bytes, rv: int, obj: dict[str, Any] | None = None) -> bytes:
+    """`value` (stored JSON, no resourceVersion) with metadata.resourceVersion = rv; `obj` is its decode
+    when the caller has it.
+
+    The API server stores objects as msgspec writes them (no whitespace, apiVersion and kind first), so the
+    version is spliced in after the first `"metadata":{` instead of decoding and encoding the object. That
+    occurrence is the top-level metadata when nothing but scalars precede it (a quote inside a JSON string
+    is escaped, so a string cannot fake it). When that cannot be shown (or metadata may already carry a
+    resourceVersion), the object is decoded, given the version and encoded again.
+    """
+    at = value.find(_METADATA)
+    if at > 0 and value[:1] == b"{":
+        if obj is not None:
+            meta = obj.get("metadata")
+            safe = isinstance(meta, dict) and "resourceVersion" not in meta and all(
+                not isinstance(v, dict | list) for k, v in itertools.takewhile(lambda kv: kv[0] != "metadata",
+                                                                              obj.items()))
+        else:
+            # Without the decode: no container opens before metadata, and no resourceVersion anywhere.
+            safe = value.find(b"{", 1, at) < 0 and value.find(b"[", 0, at) < 0 and _RV_KEY not in value
+        if safe:
+            at += len(_METADATA)
+            sep = b"" if value[at:at + 1] == b"}" else b","
+            return b"".join((value[:at], b'"resourceVersion":"', str(rv).encode(), b'"', sep, value[at:]))
+    if obj is None:
+        obj = _decode(value)
+    if not isinstance(obj.get("metadata"), dict):
+        obj["metadata"] = {}
+    obj["metadata"]["resourceVersion"] = str(rv)
+    return _encode(obj)
+
+
 Predicate = Callable[[CachedObject], bool]
+
+
+WatchItem = tuple[str, CachedObject] | None
+
+
+class WatchQueue:
+    """A watcher's pending events: a bounded deque read by one task.
+
+    Lighter than asyncio.Queue on the fan-out path (one append and, when the reader sleeps, one future
+    per wake-up), and `wait()` lets the reader sleep until events arrive or `wake()` is called (its
+    bookmark/deadline timer) without a timeout object per wait. The end marker (None) is always
+    accepted, even when full, so a reader always learns that its watch ended.
+    """
+
+    __slots__ = ("_items", "_waiter", "maxsize")
+
+    def __init__(self, maxsize: int = 0) -> None:
+        self.maxsize = maxsize
+        self._items: collections.deque[WatchItem] = collections.deque()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def put_nowait(self, item: WatchItem) -> None:
+        if item is not None and 0 < self.maxsize <= len(self._items):
+            raise asyncio.QueueFull
+        self._items.append(item)
+        self.wake()
+
+    def get_nowait(self) -> WatchItem:
+        if not self._items:
+            raise asyncio.QueueEmpty
+        return self._items.popleft()
+
+    async def get(self) -> WatchItem:
+        while not self._items:
+            await self.wait()
+        return self._items.popleft()
+
+    async def wait(self) -> None:
+        """Return when an item is pending or `wake()` was called."""
+        if self._items:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiter = waiter
+        try:
+            await waiter
+        finally:
+            if self._waiter is waiter:
+                self._waiter = None
+
+    def wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
 
 @dataclass(eq=False)
@@ -73,7 +206,7 @@ class Watcher:
 
     namespace: str | None
     predicate: Predicate | None
-    queue: asyncio.Queue[tuple[str, CachedObject] | None]
+    queue: WatchQueue
     closed: bool = False
     overflowed: bool = False
 
@@ -95,8 +228,14 @@ class Watcher:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            with contextlib.suppress(asyncio.QueueFull):
-                self.queue.put_nowait(None)
+            self.queue.put_nowait(None)
+
+
+@dataclass(slots=True)
+class SnapshotPage:
+    items: list[CachedObject]
+    more: bool  # objects followed the page at the snapshot's revision
+    remaining: int  # how many (all of them, whatever a filter would say)
 
 
 @dataclass
@@ -105,6 +244,7 @@ class CacheStatistics:
     revision: int
     oldest_servable_revision: int
     buffered_events: int
+    buffered_bytes: int
     watchers: int
     events_dispatched: int
 
@@ -118,11 +258,16 @@ class WatchCache:
     # Extracts (namespace, name) from a key, and the selectable fields from an object.
     fields_of: Callable[[dict[str, Any]], dict[str, str]]
     capacity: int = 10_000
+    # The ring buffer also holds at most this many bytes of objects, so that a resource with big objects
+    # (ConfigMaps, CRDs) cannot keep hundreds of MB for replays.
+    capacity_bytes: int = 64 << 20
     watcher_queue_size: int = 10_000
 
     objects: dict[str, CachedObject] = field(default_factory=dict)
     revision: int = 0
     _events: collections.deque[CacheEvent] = field(default_factory=collections.deque)
+    _event_bytes: int = 0
+    _sorted_keys: list[str] | None = None
     _oldest_servable: int = 0
     _watchers: set[Watcher] = field(default_factory=set)
     _progress: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -132,18 +277,19 @@ class WatchCache:
     # ---- building cached objects -------------------------------------------------------------------
 
     def _cached(self, key: str, value: bytes, rv: int) -> CachedObject:
+        # One decode for the filters' view; the bytes are the stored ones with the version spliced in.
         obj = _decode(value)
-        meta = obj.setdefault("metadata", {})
-        meta["resourceVersion"] = str(rv)
+        data = with_resource_version(value, rv, obj)
+        meta = obj.get("metadata") or {}
+        labels = meta.get("labels")
         return CachedObject(
             key=key,
-            obj=obj,
             rv=rv,
-            data=_encode(obj),
-            namespace=meta.get("namespace", ""),
-            name=meta.get("name", ""),
-            labels=meta.get("labels") or {},
-            fields=self.fields_of(obj),
+            data=data,
+            namespace=_shared(meta.get("namespace") or ""),
+            name=meta.get("name") or "",
+            labels={_shared(k): _shared(v) for k, v in labels.items()} if labels else _NO_LABELS,
+            fields={k: _shared(v) for k, v in self.fields_of(obj).items()},
         )
 
     # ---- lifecycle -----------------------------------------------------------------------------------
@@ -161,7 +307,9 @@ class WatchCache:
                 break
             start_key = page.items[-1].key + "\x00"
         self.objects = objects
+        self._sorted_keys = None
         self._events.clear()
+        self._event_bytes = 0
         self._oldest_servable = revision
         # The history the watchers relied on is gone: end them, their clients re-watch.
         for w in list(self._watchers):
@@ -203,19 +351,29 @@ class WatchCache:
             if ev.type is EventType.DELETE:
                 if prev is None:
                     continue
-                gone = self._cached(key, ev.kv.value or (prev.data if prev else b"{}"), ev.kv.mod_revision)
+                gone = self._cached(key, ev.kv.value or prev.data, ev.kv.mod_revision)
                 del self.objects[key]
-                self._record(CacheEvent(DELETED, gone, prev, ev.kv.mod_revision))
+                self._sorted_keys = None
+                self._record(CacheEvent(DELETED, gone, prev.selectable(), ev.kv.mod_revision))
             else:
                 cur = self._cached(key, ev.kv.value, ev.kv.mod_revision)
                 self.objects[key] = cur
-                self._record(CacheEvent(MODIFIED if prev is not None else ADDED, cur, prev, ev.kv.mod_revision))
+                if prev is None:
+                    self._sorted_keys = None
+                self._record(CacheEvent(MODIFIED if prev is not None else ADDED, cur,
+                                        prev.selectable() if prev is not None else None, ev.kv.mod_revision))
 
     def _record(self, ev: CacheEvent) -> None:
-        if len(self._events) >= self.capacity:
-            dropped = self._events.popleft()
-            self._oldest_servable = dropped.rv
         self._events.append(ev)
+        self._event_bytes += len(ev.obj.data) + _EVENT_OVERHEAD
+        # Bounded by count and by bytes; the newest event always stays. A watch can resume from any
+        # revision at or after the last dropped event's: every later event is still buffered.
+        while len(self._events) > 1 and (
+            len(self._events) > self.capacity or self._event_bytes > self.capacity_bytes
+        ):
+            dropped = self._events.popleft()
+            self._event_bytes -= len(dropped.obj.data) + _EVENT_OVERHEAD
+            self._oldest_servable = dropped.rv
         self._dispatch(ev)
 
     def _dispatch(self, ev: CacheEvent) -> None:
@@ -233,7 +391,7 @@ class WatchCache:
         now = w.matches(ev.obj) if ev.type != DELETED else False
         before = ev.prev is not None and w.matches(ev.prev)
         if ev.type == DELETED:
-            if before and ev.prev is not None:
+            if before:
                 # The deleted object as it was last, at the delete's revision.
                 w.offer(DELETED, ev.obj)
         elif now and before:
@@ -245,14 +403,67 @@ class WatchCache:
 
     # ---- reads -------------------------------------------------------------------------------------
 
+    def _keys(self) -> list[str]:
+        """The current keys in order; rebuilt after keys were added or removed, shared by lists and pages."""
+        if self._sorted_keys is None:
+            self._sorted_keys = sorted(self.objects)
+        return self._sorted_keys
+
+    def _range(self, key_prefix: str, start: str = "") -> tuple[list[str], int, int]:
+        keys = self._keys()
+        # Keys are "<prefix>.../"-terminated paths: every key under key_prefix sorts before the prefix with
+        # its trailing "/" bumped to "0".
+        end = key_prefix[:-1] + chr(ord(key_prefix[-1]) + 1)
+        return keys, bisect.bisect_left(keys, max(start, key_prefix)), bisect.bisect_left(keys, end)
+
     def list(self, *, namespace: str | None, predicate: Predicate | None) -> list[CachedObject]:
-        items = [
-            o
-            for o in self.objects.values()
-            if (namespace is None or o.namespace == namespace) and (predicate is None or predicate(o))
-        ]
-        items.sort(key=lambda o: o.key)
+        """The current objects (of one namespace), in key order, that `predicate` accepts."""
+        keys, lo, hi = self._range(self.prefix if namespace is None else f"{self.prefix}{namespace}/")
+        objects = self.objects
+        items = [objects[k] for k in keys[lo:hi]]
+        if namespace is not None:
+            items = [o for o in items if o.namespace == namespace]
+        if predicate is not None:
+            items = [o for o in items if predicate(o)]
         return items
+
+    def snapshot_page(
+        self, *, revision: int, key_prefix: str, start: str, limit: int, predicate: Predicate | None,
+    ) -> SnapshotPage | None:
+        """Up to `limit` (0: all) objects under `key_prefix` from key `start` on, as they were at `revision`,
+        or None when the cache cannot prove that state.
+
+        The cache's objects are the store at `revision` except for the keys written after it, which are all
+        in the ring buffer while `revision` is servable. A page whose key range holds none of those keys is
+        therefore exact; `more` and `remaining` count what followed the page at `revision`.
+        """
+        if revision > self.revision or revision < self._oldest_servable:
+            return None
+        existed: dict[str, bool] = {}  # key written after `revision` -> whether it existed at `revision`
+        for ev in reversed(self._events):
+            if ev.rv <= revision:
+                break
+            if ev.obj.key.startswith(key_prefix):
+                existed[ev.obj.key] = ev.prev is not None  # the oldest write after `revision` decides
+        keys, lo, hi = self._range(key_prefix, start)
+        items: list[CachedObject] = []
+        i = lo
+        while i < hi and (limit <= 0 or len(items) < limit):
+            o = self.objects[keys[i]]
+            if predicate is None or predicate(o):
+                items.append(o)
+            i += 1
+        complete = i >= hi
+        last = keys[i - 1] if i > lo else start
+        if any(k >= start and (complete or k <= last) for k in existed):
+            return None
+        if complete:
+            return SnapshotPage(items=items, more=False, remaining=0)
+        after = hi - i  # current keys after the page, corrected by the writes after `revision`
+        for k, was in existed.items():
+            if k > last:
+                after += int(was) - int(k in self.objects)
+        return SnapshotPage(items=items, more=after > 0, remaining=after)
 
     def get(self, key: str) -> CachedObject | None:
         return self.objects.get(key)
@@ -278,7 +489,7 @@ class WatchCache:
         w = Watcher(
             namespace=namespace,
             predicate=predicate,
-            queue=asyncio.Queue(self.watcher_queue_size + len(initial)),
+            queue=WatchQueue(self.watcher_queue_size + len(initial)),
         )
         for o in initial:
             w.queue.put_nowait((ADDED, o))
@@ -299,6 +510,7 @@ class WatchCache:
             revision=self.revision,
             oldest_servable_revision=self._oldest_servable,
             buffered_events=len(self._events),
+            buffered_bytes=self._event_bytes,
             watchers=len(self._watchers),
             events_dispatched=self._dispatched,
         )

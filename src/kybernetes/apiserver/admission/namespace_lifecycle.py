@@ -39,7 +39,8 @@ class NamespaceLifecycle:
             found = await namespaces.get_cached(namespace="", name=ns)
         except errors.NotFoundError:
             raise errors.NotFoundError(f'namespaces "{ns}" not found', kind="namespaces", name=ns) from None
-        if found.obj["metadata"].get("deletionTimestamp") or (found.obj.get("status") or {}).get("phase") == "Terminating":
+        namespace = found.obj  # decoded on demand: once
+        if namespace["metadata"].get("deletionTimestamp") or (namespace.get("status") or {}).get("phase") == "Terminating":
             name = obj["metadata"].get("name") or obj["metadata"].get("generateName", "")
             raise errors.ForbiddenError(
                 f'{info.qualified} "{name}" is forbidden: unable to create new content in namespace {ns} '

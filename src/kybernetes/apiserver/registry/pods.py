@@ -144,10 +144,11 @@ async def eviction(handlers: ResourceHandlers, request: web.Request, info: Resou
     if phase not in ("Succeeded", "Failed") and pdbs is not None and not pod["metadata"].get("deletionTimestamp"):
         await pdbs.sync_cache()
         for o in pdbs.cache.list(namespace=ctx.namespace, predicate=None):
-            selector = selector_from_api((o.obj.get("spec") or {}).get("selector"))
+            pdb = o.obj  # decoded on demand: once
+            selector = selector_from_api((pdb.get("spec") or {}).get("selector"))
             if selector.empty or not selector.matches(pod["metadata"].get("labels")):
                 continue
-            allowed = (o.obj.get("status") or {}).get("disruptionsAllowed", 0)
+            allowed = (pdb.get("status") or {}).get("disruptionsAllowed", 0)
             if allowed <= 0:
                 raise errors.TooManyRequestsError(
                     "Cannot evict pod as it would violate the pod's disruption budget.",

@@ -52,7 +52,7 @@ from kybernetes.client import Client, SharedInformerFactory, load_config
 from kybernetes.controllers import disruption, nodeipam, nodelifecycle, podautoscaler, resourcequota
 from kybernetes.controllers.base import ControllerContext
 from kybernetes.controllers.podautoscaler import StaticMetricsSource
-from kybernetes.machinery.errors import NotFoundError, TooManyRequestsError
+from kybernetes.machinery.errors import ConflictError, NotFoundError, TooManyRequestsError
 from kybernetes.machinery.timefmt import now_rfc3339, now_rfc3339_micro
 
 OPTIONS = {
@@ -111,9 +111,16 @@ def ready_node(name: str) -> Node:
 
 
 async def register_node(client: Client, name: str) -> None:
-    created = await client.resource(Node).create(ready_node(name))
-    await client.resource(Node).update_status(
-        created.__class__(metadata=created.metadata, spec=created.spec, status=ready_node(name).status))
+    nodes = client.resource(Node)
+    current = await nodes.create(ready_node(name))
+    while True:
+        # The controllers under test write the node too (its podCIDR), so a pinned update may be stale.
+        try:
+            await nodes.update_status(
+                current.__class__(metadata=current.metadata, spec=current.spec, status=ready_node(name).status))
+            break
+        except ConflictError:
+            current = await nodes.get(name=name)
     await client.resource(Lease).create(Lease(
         metadata=ObjectMeta(name=name, namespace="kube-node-lease"),
         spec=LeaseSpec(holder_identity=name, lease_duration_seconds=40, renew_time=now_rfc3339_micro())))

@@ -15,9 +15,10 @@
 
 `transform` (applied to every object before it is stored) trims what the cache keeps. With
 `strip_managed_fields=True` (what `SharedInformerFactory` asks for) `metadata.managedFields` is dropped first
-and `transform`, if set, runs on the stripped object: managedFields are over half of a decoded pod's memory
-(6.9 of 16.3 KB typed) and no controller, the scheduler or the simulator reads them. Writing back an object
-from such a cache is safe: an update whose body has no managedFields keeps the server's.
+and repeated strings are shared between objects (`share_strings`), and `transform`, if set, runs on the
+result: managedFields are over half of a decoded pod's memory (9.3 of 16.3 KB typed) and no controller, the
+scheduler or the simulator reads them; sharing strings halves the rest (6.9 to 3.5 KB). Writing back an
+object from such a cache is safe: an update whose body has no managedFields keeps the server's.
 
 Handlers (`add_handler(on_add=, on_update=, on_delete=)`) are plain callables run inline, in event order,
 on the informer's task: they must be quick and should only enqueue keys (STYLE.md). A handler that raises
@@ -48,7 +49,14 @@ from kybernetes.client.clock import REAL_CLOCK, Clock
 from kybernetes.client.ratelimit import Backoff
 from kybernetes.client.resource import ResourceClient, WatchEvent
 from kybernetes.client.rest import APIConnectionError, Client
-from kybernetes.client.store import IndexFunc, Store, object_key, resource_version, strip_managed_fields
+from kybernetes.client.store import (
+    IndexFunc,
+    Store,
+    object_key,
+    resource_version,
+    share_strings,
+    strip_managed_fields,
+)
 from kybernetes.machinery.errors import GoneError, StatusError
 
 __all__ = ["EventHandlers", "Informer", "InformerStatistics", "SharedInformerFactory"]
@@ -281,9 +289,10 @@ class Informer(Generic[O]):
         return self.strip_managed_fields or self.transform is not None
 
     def _prepare(self, obj: O) -> O:
-        """The object as the store keeps it: managedFields dropped (if asked), then `transform`."""
+        """The object as the store keeps it: managedFields dropped and repeated strings shared (if asked),
+        then `transform`."""
         if self.strip_managed_fields:
-            obj = strip_managed_fields(obj)
+            obj = share_strings(strip_managed_fields(obj))
         return obj if self.transform is None else self.transform(obj)
 
     async def _resync_loop(self, period: float) -> None:

@@ -13,6 +13,7 @@ store, and it replaces objects whole, so a reader holding an object never sees i
 from __future__ import annotations
 
 import builtins
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -30,6 +31,7 @@ __all__ = [
     "node_name_index",
     "object_key",
     "owner_uid_index",
+    "share_strings",
     "split_key",
     "strip_managed_fields",
 ]
@@ -106,6 +108,45 @@ def strip_managed_fields(obj: O) -> O:
     if meta is None or getattr(meta, "managed_fields", None) is None:
         return obj
     return msgspec.structs.replace(obj, metadata=msgspec.structs.replace(meta, managed_fields=None))  # type: ignore[type-var]
+
+
+# Strings longer than this are rarely repeated (messages, annotations' JSON): not worth a lookup.
+_SHARED_MAX = 64
+
+
+def share_strings(obj: O) -> O:
+    """`obj` with its short string values replaced, in place, by one shared copy per distinct value.
+
+    Decoding gives every object its own copy of every string, yet across the pods of a cluster most values
+    repeat: the image, the namespace, the node, the owner's name and UID, label values, "Running", "True",
+    condition types, "ClusterFirst", the second-resolution timestamps. Sharing them halves a typed pod's
+    memory (6.9 KB to 3.5 KB without managedFields, tracemalloc) for ~30 us per object. Only for objects
+    nothing else holds yet (the informer calls it on what it just decoded)."""
+    _share(obj)
+    return obj
+
+
+def _share(value: Any) -> Any:
+    kind = type(value)
+    if kind is str:
+        return sys.intern(value) if len(value) <= _SHARED_MAX else value
+    if kind is list:
+        for i, item in enumerate(value):
+            if item is not None and type(item) not in _SCALARS:
+                value[i] = _share(item)
+    elif kind is dict:
+        for key, item in value.items():
+            if item is not None and type(item) not in _SCALARS:
+                value[key] = _share(item)  # replacing values while iterating is safe: the size stays
+    elif isinstance(value, msgspec.Struct):
+        for name in value.__struct_fields__:
+            item = getattr(value, name)
+            if item is not None and type(item) not in _SCALARS:
+                setattr(value, name, _share(item))
+    return value
+
+
+_SCALARS = frozenset({int, float, bool})
 
 
 @dataclass(frozen=True, slots=True)

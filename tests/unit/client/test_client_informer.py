@@ -285,3 +285,27 @@ async def test_informer_keeps_managed_fields_unless_asked(fake_api: Api, client:
             assert pod.metadata.managed_fields[0].manager == "kubectl"
         for task in tasks:
             task.cancel()
+
+
+def test_share_strings_keeps_values_and_shares_equal_strings() -> None:
+    import msgspec
+
+    from kybernetes.api.models.core_v1 import Pod
+    from kybernetes.client.store import share_strings
+
+    raw = (b'{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"team-a","labels":{"app":"web"},'
+           b'"ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"web-1","uid":"u-1"}]},'
+           b'"spec":{"nodeName":"node-7","containers":[{"name":"c","image":"registry.k8s.io/pause:3.10",'
+           b'"args":["-v"]}]},"status":{"phase":"Running","message":"' + b"m" * 100 + b'"}}')
+    first, second = (msgspec.json.decode(raw, type=Pod) for _ in range(2))
+    assert first.spec.node_name is not second.spec.node_name  # type: ignore[union-attr]
+    share_strings(first)
+    shared = share_strings(second)
+    assert shared is second
+    assert msgspec.json.encode(shared) == msgspec.json.encode(msgspec.json.decode(raw, type=Pod))
+    assert first.spec.node_name is second.spec.node_name  # type: ignore[union-attr]
+    assert first.spec.containers[0].image is second.spec.containers[0].image  # type: ignore[union-attr]
+    assert first.metadata.labels["app"] is second.metadata.labels["app"]  # type: ignore[index,union-attr]
+    assert first.metadata.owner_references[0].uid is second.metadata.owner_references[0].uid  # type: ignore[index,union-attr]
+    assert first.spec.containers[0].args[0] is second.spec.containers[0].args[0]  # type: ignore[index,union-attr]
+    assert first.status.message is not second.status.message  # type: ignore[union-attr]  # long: left alone

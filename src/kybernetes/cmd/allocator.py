@@ -10,8 +10,9 @@ Two behaviours of glibc's allocator, not Python's, inflate the RSS of our proces
   written three times on its way to Running) the heap is full of holes.
 
 Measured on the API server holding 30,000 pods: loading them from the store takes 309 MB RSS by default
-and 258-260 MB with two arenas (docs/performance.md has the density figures). There is no library for this:
-the two calls are `mallopt` and `malloc_trim` through ctypes, and both are skipped where libc is not glibc.
+and 258-260 MB with two arenas, 243 MB after the first trim (docs/performance.md has the density figures).
+No library does this: the two calls are `mallopt` and `malloc_trim` through ctypes, skipped where libc is
+not glibc.
 """
 
 from __future__ import annotations

@@ -20,17 +20,18 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from e2e_support import KUBECTL_BIN
 from realnode import routes_in_cluster_cidr
+
+from polling import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "guestbook"
@@ -44,23 +45,6 @@ pytestmark = [
         not all(os.path.exists(p) for p in ("/usr/sbin/runc", "/usr/bin/conmon", "/usr/bin/busybox", KUBECTL_BIN)),
         reason="needs runc, conmon, busybox-static and kubectl"),
 ]
-
-
-def free_port(kind: int = socket.SOCK_STREAM, host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until(what: str, check: Callable[[], Any], *, within: float, context: Callable[[], str] = str) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}\n{context()}")
-        time.sleep(0.2)
 
 
 def http(url: str, *, data: bytes | None = None) -> tuple[int, dict[str, str], str]:

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,27 +37,11 @@ from e2e_support import KUBECTL_BIN
 from realnode import REQUIREMENTS, routes_in_cluster_cidr
 
 from imagebuild import LocalRegistry, build_busybox_image, push_layout
+from polling import free_port, wait_until
 
 pytestmark = REQUIREMENTS
 
 KYB = [sys.executable, "-m", "kybernetes.cli.main"]
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until(what: str, check: Callable[[], Any], *, within: float, context: Callable[[], str] = str) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}\n{context()}")
-        time.sleep(0.1)
 
 
 def host_state(*, prefix: str, data_dir: Path) -> dict[str, list[str]]:

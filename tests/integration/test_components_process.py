@@ -5,14 +5,11 @@ lines are in the log; killed, the child is restarted by the server and works aga
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
@@ -32,8 +29,7 @@ from kybernetes.api.models.core_v1 import (
 )
 from kybernetes.api.models.meta_v1 import LabelSelector, ObjectMeta
 from kybernetes.client import Client, load_config
-
-T = TypeVar("T")
+from polling import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -65,17 +61,6 @@ def the_child(server: ServerProcess) -> int:
     assert sorted([rest[1], *(rest[i + 1] for i, a in enumerate(rest) if a == "--")]) == \
         ["controller-manager", "dns", "scheduler"]
     return pid
-
-
-async def wait_for(what: str, probe: Callable[[], Awaitable[T | None]], within: float = 30.0) -> T:
-    deadline = time.monotonic() + within
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def deployment_runs(client: Client, name: str) -> None:

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
@@ -37,8 +36,8 @@ from kybernetes.api.models.scheduling_v1 import PriorityClass
 from kybernetes.client import Client, SharedInformerFactory, load_config
 from kybernetes.machinery.errors import NotFoundError
 from kybernetes.scheduler import Scheduler
+from polling import wait_for
 
-T = TypeVar("T")
 ZONE = "topology.kubernetes.io/zone"
 CP_TAINT = Taint(key="node-role.kubernetes.io/control-plane", effect="NoSchedule")
 
@@ -72,17 +71,6 @@ def make_pod(name: str, *, cpu: str = "100m", priority_class: str | None = None,
                                            resources=ResourceRequirements(requests={"cpu": cpu}))],
                      priority_class_name=priority_class, termination_grace_period_seconds=0, **spec),
     )
-
-
-async def wait_for(what: str, probe: Callable[[], Awaitable[T | None]], within: float = 20.0) -> T:
-    deadline = time.monotonic() + within
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 class Harness:

@@ -3,8 +3,8 @@
 One entry point, `ResourceHandlers.serve(request, info)`, takes a parsed `RequestInfo` and answers it:
 query parameters (selectors, paging, watch options, dryRun, fieldManager, fieldValidation), content
 negotiation (JSON, YAML, `as=Table`, `as=PartialObjectMetadata`), patches of every kind, subresources.
-Lists and watches are served from the watch cache as prepared bytes; a paged list (`limit`) reads a
-consistent snapshot from the store and continues at the same revision.
+Lists and watches are served from the watch cache as prepared bytes; a paged list (`limit`) continues at the
+first page's revision, from the cache when it can prove that snapshot and from the store otherwise.
 """
 
 from __future__ import annotations
